@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits.h - every cap on untrusted input, in one place.
+ *
+ * Hostile input hits one of these (KILN_E_LIMIT with a message that names the
+ * limit) long before memory or time runs out.
+ */
+#pragma once
+
+/* Dockerfile: whole file, one physical line (BuildKit: 64 KiB - 1), nodes. */
+#define KILN_DOCKERFILE_MAX       (32u * 1024 * 1024)
+#define KILN_DOCKERFILE_LINE_MAX  (64u * 1024 - 1)
+#define KILN_DOCKERFILE_NODES_MAX 1000000u
+/* ONBUILD ONBUILD ... nesting. */
+#define KILN_DOCKERFILE_NEST_MAX 16u
+
+/* Shell-word expansion: nesting of ${...} and the size of one result. */
+#define KILN_EXPAND_DEPTH_MAX  64u
+#define KILN_EXPAND_RESULT_MAX (4u * 1024 * 1024)
+
+/* .dockerignore: file size and number of patterns. */
+#define KILN_DOCKERIGNORE_MAX      (4u * 1024 * 1024)
+#define KILN_DOCKERIGNORE_PATTERNS 100000u

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "base/banned.h"
+
+static const struct kiln_command commands[] = {
+    {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
+};
+
+const struct kiln_command *kiln_command_find(const char *name)
+{
+    for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+void kiln_commands_usage(void)
+{
+    printf("usage: kiln [--version] [--help] COMMAND [ARGS...]\n\n"
+           "kiln builds container images from Dockerfiles, locally or on a shared kilnd builder.\n\n"
+           "commands:\n");
+    for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\nrun 'kiln help COMMAND' or 'kiln COMMAND --help' for a command's options\n");
+}

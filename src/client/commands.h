@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * commands.h - the kiln command table (git's builtin/ style): each command is
+ * one function taking its own argv (argv[0] is the command's name) and
+ * returning the process exit code.
+ */
+#pragma once
+
+/* Exit codes. */
+enum {
+    KILN_EXIT_OK = 0,
+    KILN_EXIT_FAILURE = 1, /* the operation failed (e.g. an invalid Dockerfile) */
+    KILN_EXIT_USAGE = 2,   /* the command line was wrong */
+};
+
+struct kiln_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    void (*help)(void);
+};
+
+const struct kiln_command *kiln_command_find(const char *name);
+void kiln_commands_usage(void);
+
+int kiln_cmd_debug(int argc, char **argv);
+void kiln_cmd_debug_help(void);

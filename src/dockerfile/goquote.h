@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * goquote.h - Go's strconv.Quote, byte for byte: the quoting of BuildKit's
+ * AST dump. Printable runes (Go's unicode.IsPrint) stay literal UTF-8.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+int kiln_goquote(struct kiln_buf *out, const char *s, size_t n);
+
+/* Decodes one UTF-8 rune at s (n bytes left). Returns its length (>= 1);
+ * *ret_rune is U+FFFD (with length 1) for an invalid sequence. */
+size_t kiln_utf8_decode(const char *s, size_t n, uint32_t *ret_rune);
+
+/* Go's unicode.IsPrint. */
+bool kiln_rune_isprint(uint32_t r);
+
+/* Go's unicode.IsSpace. */
+bool kiln_rune_isspace(uint32_t r);
