@@ -71,6 +71,13 @@ int kiln_error_wrap(struct kiln_error **err, int r, const char *fmt, ...)
     return r;
 }
 
+int kiln_error_at_line(struct kiln_error **err, int r, unsigned line)
+{
+    if (err && *err)
+        (*err)->line = line;
+    return r;
+}
+
 const char *kiln_errcode_name(int code)
 {
     switch (code) {

@@ -56,6 +56,9 @@ int kiln_error_wrap(struct kiln_error **err, int r, const char *fmt, ...) _print
 int kiln_error_set_line(struct kiln_error **err, int code, unsigned line, const char *fmt, ...)
         _printf_(4, 5);
 
+/* Sets the line of the error already in *err (when any) and returns r. */
+int kiln_error_at_line(struct kiln_error **err, int r, unsigned line);
+
 /* The message, or a generic text for the code when none was recorded. */
 const char *kiln_error_message(const struct kiln_error *e, int code);
 

@@ -34,7 +34,7 @@ static int read_all(int fd, struct kiln_buf *out, struct kiln_error **err)
         int r = kiln_buf_grow(out, 65536);
         if (r < 0)
             r = kiln_buf_grow(out, 1);
-        if (r < 0)
+        if (r < 0) /* the buffer holds one byte more than a Dockerfile may */
             return kiln_error_set(err, KILN_E_LIMIT,
                                   "the file is larger than the %u MiB a Dockerfile may have",
                                   KILN_DOCKERFILE_MAX / (1024 * 1024));
@@ -96,7 +96,7 @@ static int debug_parse(int argc, char **argv)
         return KILN_EXIT_USAGE;
     }
 
-    _cleanup_buf_ struct kiln_buf text = KILN_BUF_INIT(KILN_DOCKERFILE_MAX);
+    _cleanup_buf_ struct kiln_buf text = KILN_BUF_INIT(KILN_DOCKERFILE_MAX + 1);
     _cleanup_(kiln_error_freep) struct kiln_error *e = NULL;
     _cleanup_(kiln_df_ast_freep) struct kiln_df_ast *ast = NULL;
     int r = load(path, &text, &e);

@@ -14,6 +14,7 @@ void kiln_df_node_free(struct kiln_df_node *n)
     free(n->original);
     kiln_strv_release(&n->flags);
     kiln_strv_release(&n->args);
+    free(n->arg_len);
     kiln_df_node_free(n->sub);
     for (size_t i = 0; i < n->n_heredocs; i++) {
         free(n->heredocs[i].name);

@@ -22,3 +22,12 @@ bool kiln_rune_isprint(uint32_t r);
 
 /* Go's unicode.IsSpace. */
 bool kiln_rune_isspace(uint32_t r);
+
+/* Go's unicode.ToLower (simple case mapping). */
+uint32_t kiln_rune_tolower(uint32_t r);
+
+/* Appends the UTF-8 encoding of r. */
+int kiln_utf8_encode(struct kiln_buf *out, uint32_t r);
+
+/* Go's strings.ToLower: appends s lower-cased; invalid bytes become U+FFFD. */
+int kiln_go_tolower(struct kiln_buf *out, const char *s, size_t n);
