@@ -47,19 +47,38 @@ invalid:
     return 1;
 }
 
-bool kiln_rune_isprint(uint32_t r)
+static bool in_ranges(const uint32_t (*ranges)[2], size_t n, uint32_t r)
 {
-    size_t lo = 0, hi = ELEMENTSOF(printable_ranges);
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (r < printable_ranges[mid][0])
+        if (r < ranges[mid][0])
             hi = mid;
-        else if (r > printable_ranges[mid][1])
+        else if (r > ranges[mid][1])
             lo = mid + 1;
         else
             return true;
     }
     return false;
+}
+
+bool kiln_rune_isprint(uint32_t r)
+{
+    return in_ranges(printable_ranges, ELEMENTSOF(printable_ranges), r);
+}
+
+bool kiln_rune_isletter(uint32_t r)
+{
+    if (r < 0x80)
+        return (r | 0x20) >= 'a' && (r | 0x20) <= 'z';
+    return in_ranges(letter_ranges, ELEMENTSOF(letter_ranges), r);
+}
+
+bool kiln_rune_isdigit(uint32_t r)
+{
+    if (r < 0x80)
+        return r >= '0' && r <= '9';
+    return in_ranges(digit_ranges, ELEMENTSOF(digit_ranges), r);
 }
 
 bool kiln_rune_isspace(uint32_t r)

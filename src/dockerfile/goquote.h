@@ -20,6 +20,10 @@ size_t kiln_utf8_decode(const char *s, size_t n, uint32_t *ret_rune);
 /* Go's unicode.IsPrint. */
 bool kiln_rune_isprint(uint32_t r);
 
+/* Go's unicode.IsLetter and unicode.IsDigit. */
+bool kiln_rune_isletter(uint32_t r);
+bool kiln_rune_isdigit(uint32_t r);
+
 /* Go's unicode.IsSpace. */
 bool kiln_rune_isspace(uint32_t r);
 
