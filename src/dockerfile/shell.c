@@ -280,6 +280,8 @@ static int braced(struct lexer *lx, struct kiln_buf *out)
     _cleanup_buf_ struct kiln_buf name = KILN_BUF_INIT(KILN_EXPAND_RESULT_MAX);
     process_name(lx, &name);
     int32_t op = next(lx);
+    if (op == END) /* BuildKit reports "unsupported modifier (\ufffd)" here */
+        return fail(lx, "syntax error: missing '}'");
     char chs[16];
     size_t cn = 0;
     struct kiln_buf tmp = KILN_BUF_INIT(8);
