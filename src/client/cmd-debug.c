@@ -36,7 +36,7 @@ static int read_all(int fd, struct kiln_buf *out, struct kiln_error **err)
             r = kiln_buf_grow(out, 1);
         if (r < 0) /* the buffer holds one byte more than a Dockerfile may */
             return kiln_error_set(err, KILN_E_LIMIT,
-                                  "the file is larger than the %u MiB a Dockerfile may have",
+                                  "the file is larger than a Dockerfile may be (at most %u MiB)",
                                   KILN_DOCKERFILE_MAX / (1024 * 1024));
         ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
         if (n < 0) {

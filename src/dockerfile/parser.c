@@ -253,7 +253,7 @@ static int check_input(const char *data, size_t len, struct kiln_error **err)
 {
     if (len > KILN_DOCKERFILE_MAX)
         return kiln_error_set(err, KILN_E_LIMIT,
-                              "the Dockerfile is %zu bytes; a Dockerfile may have at most %u MiB",
+                              "the Dockerfile is %zu bytes, larger than a Dockerfile may be (at most %u MiB)",
                               len, KILN_DOCKERFILE_MAX / (1024 * 1024));
     const char *nul = memchr(data, '\0', len);
     if (nul) {

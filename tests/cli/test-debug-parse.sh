@@ -47,7 +47,7 @@ head -c 4096 /dev/urandom >"$tmp/binary"
 printf 'FROM a\n\0\1\2' >>"$tmp/binary"
 expect_error "binary file" "$tmp/binary" 'binary file'
 head -c 100000000 /dev/zero | tr '\0' 'a' >"$tmp/huge"
-expect_error "100 MB file" "$tmp/huge" 'at most 32 MiB'
+expect_error "100 MB file" "$tmp/huge" 'larger than a Dockerfile may be \(at most 32 MiB\)'
 { printf 'FROM a\nRUN '; head -c 1048576 /dev/zero | tr '\0' 'x'; echo; } >"$tmp/longline"
 expect_error "1 MB line" "$tmp/longline" ':2: dockerfile line greater than max allowed size of 65535'
 printf 'FROM a\nRUN <<EOF\necho hi\n' >"$tmp/heredoc"
