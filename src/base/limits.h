@@ -21,3 +21,10 @@
 /* .dockerignore: file size and number of patterns. */
 #define KILN_DOCKERIGNORE_MAX      (4u * 1024 * 1024)
 #define KILN_DOCKERIGNORE_PATTERNS 100000u
+
+/* OCI/Docker manifests and indexes, and image configs (oci/): whole document. */
+#define KILN_MANIFEST_MAX (4u * 1024 * 1024)
+#define KILN_CONFIG_MAX   (4u * 1024 * 1024)
+
+/* Build context on disk: directory nesting the walk follows. */
+#define KILN_CONTEXT_DEPTH_MAX 512u
