@@ -437,6 +437,7 @@ static bool in_set(const struct charset *cs, uint32_t c)
 struct threads {
     size_t *pc;
     size_t n;
+    bool accept_here; /* a thread waits at "$" followed by the end: the text so far matches */
 };
 
 /* Adds pc and what it reaches without consuming a rune. */
@@ -462,30 +463,37 @@ static void add_thread(const struct kiln_ignore_regex *re, struct threads *t, ui
     case OP_EOL:
         if (pos == len)
             add_thread(re, t, seen, gen, pc + 1, pos, len);
+        else if (re->prog[pc + 1].op == OP_MATCH)
+            t->accept_here = true;
+        break;
+    case OP_MATCH:
+        t->accept_here = true;
         break;
     default:
         t->pc[t->n++] = pc;
     }
 }
 
-bool kiln_ignore__regex_match(const struct kiln_ignore_regex *re, const char *s)
+void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s,
+                                       bool *at)
 {
     size_t len = strlen(s);
+    memset(at, 0, len + 1);
     _cleanup_free_ size_t *a = kiln_xmalloc(re->n * sizeof(size_t));
     _cleanup_free_ size_t *b = kiln_xmalloc(re->n * sizeof(size_t));
     _cleanup_free_ uint32_t *seen = kiln_xcalloc(re->n, sizeof(uint32_t));
-    struct threads cur = {a, 0}, nxt = {b, 0};
+    struct threads cur = {a, 0, false}, nxt = {b, 0, false};
     uint32_t gen = 1;
     add_thread(re, &cur, seen, gen, 0, 0, len);
     for (size_t pos = 0;; gen++) {
-        for (size_t i = 0; i < cur.n; i++)
-            if (re->prog[cur.pc[i]].op == OP_MATCH && pos == len)
-                return true;
+        if (pos == len || s[pos] == '/')
+            at[pos] = cur.accept_here;
         if (pos >= len || cur.n == 0)
-            return false;
+            return;
         uint32_t c;
         size_t w = kiln_utf8_decode(s + pos, len - pos, &c);
         nxt.n = 0;
+        nxt.accept_here = false;
         for (size_t i = 0; i < cur.n; i++) {
             const struct inst *in = &re->prog[cur.pc[i]];
             if (in->op == OP_CHAR && in_set(&re->sets[in->set], c))
@@ -496,4 +504,12 @@ bool kiln_ignore__regex_match(const struct kiln_ignore_regex *re, const char *s)
         cur = nxt;
         nxt = tmp;
     }
+}
+
+bool kiln_ignore__regex_match(const struct kiln_ignore_regex *re, const char *s)
+{
+    size_t len = strlen(s);
+    _cleanup_free_ bool *at = kiln_xmalloc(len + 1);
+    kiln_ignore__regex_match_prefixes(re, s, at);
+    return at[len];
 }

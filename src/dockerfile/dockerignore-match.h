@@ -23,4 +23,10 @@ void kiln_ignore__translate(const char *pattern, char sep, enum kiln_ignore_matc
 int kiln_ignore__regex_new(const char *re, struct kiln_ignore_regex **ret, struct kiln_error **err);
 /* Whether the whole of s matches (the expression is anchored). */
 bool kiln_ignore__regex_match(const struct kiln_ignore_regex *re, const char *s);
+/*
+ * One pass for every prefix: at[i] (for i = strlen(s) and each i where s[i]
+ * is '/') tells whether s[0..i) matches. `at` has strlen(s) + 1 entries.
+ */
+void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s,
+                                       bool *at);
 void kiln_ignore__regex_free(struct kiln_ignore_regex *re);

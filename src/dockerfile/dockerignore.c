@@ -241,11 +241,35 @@ static int pattern_match(const struct kiln_ignore_pattern *p, const char *path, 
     return r;
 }
 
+/*
+ * Whether the parents of path are exactly its prefixes before each '/'
+ * (filepath.Dir leaves its directory part as it is), so that one pass of
+ * the regexp can judge them all.
+ */
+static bool parents_are_plain(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return true;
+    size_t n = (size_t)(slash - path);
+    _cleanup_free_ char *clean = kiln_path_clean(path, n + 1);
+    return strlen(clean) == n && memcmp(clean, path, n) == 0;
+}
+
 /* Whether p matches path or one of its parent directories (all of them, or
  * only the one at the pattern's own depth for the legacy form). */
 static int match_with_parents(const struct kiln_ignore_pattern *p, const char *path, bool legacy,
                               bool *ret, struct kiln_error **err)
 {
+    if (!legacy && p->type == KILN_IGNORE_REGEXP && p->re && parents_are_plain(path)) {
+        size_t n = strlen(path);
+        _cleanup_free_ bool *at = kiln_xmalloc(n + 1);
+        kiln_ignore__regex_match_prefixes(p->re, path, at);
+        *ret = false;
+        for (size_t i = 0; i <= n && !*ret; i++)
+            *ret = at[i] && (i == n || path[i] == '/');
+        return 0;
+    }
     int r = pattern_match(p, path, ret, err);
     if (r < 0 || *ret)
         return r;
