@@ -63,6 +63,8 @@ static int load(const char *path, struct kiln_buf *out, struct kiln_error **err)
 
 static int report(const char *path, struct kiln_error *e, int r)
 {
+    if (strcmp(path, "-") == 0)
+        path = "<stdin>";
     if (e && e->line)
         fprintf(stderr, "%s:%u: %s\n", path, e->line, kiln_error_message(e, r));
     else
