@@ -22,5 +22,4 @@ char *kiln_xstrndup(const char *s, size_t n);
 char *kiln_xasprintf(const char *fmt, ...) _printf_(1, 2);
 char *kiln_xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
-#define KILN_GROW(arr, alloc, need)                                                                \
-    kiln_xgrow((void **)&(arr), &(alloc), (need), sizeof(*(arr)))
+#define KILN_GROW(arr, alloc, need) kiln_xgrow((void **)&(arr), &(alloc), (need), sizeof(*(arr)))

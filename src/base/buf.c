@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+
 #include "banned.h"
 
 char kiln_buf_empty[1];

@@ -25,7 +25,10 @@ struct kiln_buf {
 
 extern char kiln_buf_empty[];
 
-#define KILN_BUF_INIT(cap) {.buf = kiln_buf_empty, .len = 0, .alloc = 0, .max = (cap)}
+#define KILN_BUF_INIT(cap)                                        \
+    {                                                             \
+        .buf = kiln_buf_empty, .len = 0, .alloc = 0, .max = (cap) \
+    }
 
 void kiln_buf_init(struct kiln_buf *b, size_t max);
 /* Frees the memory; b is an empty buffer with the same cap afterwards. */

@@ -15,39 +15,39 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f)    __attribute__((cleanup(f)))
-#define _cleanup_free_  _cleanup_(kiln_freep)
-#define _cleanup_close_ _cleanup_(kiln_closep)
-#define _cleanup_fclose_ _cleanup_(kiln_fclosep)
+#define _cleanup_(f)       __attribute__((cleanup(f)))
+#define _cleanup_free_     _cleanup_(kiln_freep)
+#define _cleanup_close_    _cleanup_(kiln_closep)
+#define _cleanup_fclose_   _cleanup_(kiln_fclosep)
 #define _cleanup_closedir_ _cleanup_(kiln_closedirp)
-#define _printf_(a, b)  __attribute__((format(printf, a, b)))
-#define _nonnull_       __attribute__((nonnull))
-#define _unused_        __attribute__((unused))
+#define _printf_(a, b)     __attribute__((format(printf, a, b)))
+#define _nonnull_          __attribute__((nonnull))
+#define _unused_           __attribute__((unused))
 
 /* Returns the pointer held in p and sets p to NULL. */
-#define TAKE_PTR(p)                                                                                \
-    ({                                                                                             \
-        typeof(p) _ptr_ = (p);                                                                     \
-        (p) = NULL;                                                                                \
-        _ptr_;                                                                                     \
+#define TAKE_PTR(p)            \
+    ({                         \
+        typeof(p) _ptr_ = (p); \
+        (p) = NULL;            \
+        _ptr_;                 \
     })
 
 /* Returns the fd held in fd and sets fd to -1. */
-#define TAKE_FD(fd)                                                                                \
-    ({                                                                                             \
-        int _fd_ = (fd);                                                                           \
-        (fd) = -1;                                                                                 \
-        _fd_;                                                                                      \
+#define TAKE_FD(fd)      \
+    ({                   \
+        int _fd_ = (fd); \
+        (fd) = -1;       \
+        _fd_;            \
     })
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Defines `void NAMEp(TYPE **p)` calling FUNC(*p) when *p is not NULL. */
-#define KILN_DEFINE_CLEANUP(type, func)                                                            \
-    static inline void func##p(type **p)                                                           \
-    {                                                                                              \
-        if (*p)                                                                                    \
-            func(*p);                                                                              \
+#define KILN_DEFINE_CLEANUP(type, func)  \
+    static inline void func##p(type **p) \
+    {                                    \
+        if (*p)                          \
+            func(*p);                    \
     }
 
 static inline void kiln_freep(void *p)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+
 #include "banned.h"
 
 int kiln_error_setv(struct kiln_error **err, int code, const char *fmt, va_list ap)
@@ -81,26 +82,16 @@ int kiln_error_at_line(struct kiln_error **err, int r, unsigned line)
 const char *kiln_errcode_name(int code)
 {
     switch (code) {
-    case KILN_E_INVALID:
-        return "invalid input";
-    case KILN_E_AUTH:
-        return "authentication required";
-    case KILN_E_DENIED:
-        return "access denied";
-    case KILN_E_NOTFOUND:
-        return "not found";
-    case KILN_E_CONFLICT:
-        return "conflict";
-    case KILN_E_LIMIT:
-        return "limit exceeded";
-    case KILN_E_UPSTREAM:
-        return "upstream failure";
-    case KILN_E_CANCELLED:
-        return "cancelled";
-    case KILN_E_TIMEOUT:
-        return "timed out";
-    default:
-        return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
+    case KILN_E_INVALID: return "invalid input";
+    case KILN_E_AUTH: return "authentication required";
+    case KILN_E_DENIED: return "access denied";
+    case KILN_E_NOTFOUND: return "not found";
+    case KILN_E_CONFLICT: return "conflict";
+    case KILN_E_LIMIT: return "limit exceeded";
+    case KILN_E_UPSTREAM: return "upstream failure";
+    case KILN_E_CANCELLED: return "cancelled";
+    case KILN_E_TIMEOUT: return "timed out";
+    default: return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
     }
 }
 

@@ -37,8 +37,7 @@ struct kiln_error {
  * *err (replacing an earlier one). Returns `code`, so `return kiln_error_set(...)`.
  */
 int kiln_error_set(struct kiln_error **err, int code, const char *fmt, ...) _printf_(3, 4);
-int kiln_error_setv(struct kiln_error **err, int code, const char *fmt, va_list ap)
-        _printf_(3, 0);
+int kiln_error_setv(struct kiln_error **err, int code, const char *fmt, va_list ap) _printf_(3, 0);
 
 /* Like kiln_error_set() with ": <strerror(-r)>" appended; r is -errno. */
 int kiln_error_set_errno(struct kiln_error **err, int r, const char *fmt, ...) _printf_(3, 4);

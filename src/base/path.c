@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+
 #include "banned.h"
 
 char *kiln_path_clean(const char *path, size_t n)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+
 #include "banned.h"
 
 char *kiln_strv_empty[1];

@@ -22,7 +22,10 @@ struct kiln_strv {
 
 extern char *kiln_strv_empty[];
 
-#define KILN_STRV_INIT {.v = kiln_strv_empty, .n = 0, .alloc = 0}
+#define KILN_STRV_INIT                           \
+    {                                            \
+        .v = kiln_strv_empty, .n = 0, .alloc = 0 \
+    }
 
 void kiln_strv_push(struct kiln_strv *s, const char *str);
 void kiln_strv_pushn(struct kiln_strv *s, const char *str, size_t n);

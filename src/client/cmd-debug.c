@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "df-json.h"
 #include "dockerfile/parser.h"
+
 #include "base/banned.h"
 
 void kiln_cmd_debug_help(void)

@@ -5,10 +5,11 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+
 #include "base/banned.h"
 
 static const struct kiln_command commands[] = {
-    {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
+        {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
 };
 
 const struct kiln_command *kiln_command_find(const char *name)
@@ -22,7 +23,8 @@ const struct kiln_command *kiln_command_find(const char *name)
 void kiln_commands_usage(void)
 {
     printf("usage: kiln [--version] [--help] COMMAND [ARGS...]\n\n"
-           "kiln builds container images from Dockerfiles, locally or on a shared kilnd builder.\n\n"
+           "kiln builds container images from Dockerfiles, locally or on a shared kilnd "
+           "builder.\n\n"
            "commands:\n");
     for (size_t i = 0; i < ELEMENTSOF(commands); i++)
         printf("  %-10s %s\n", commands[i].name, commands[i].summary);

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "kiln-version.h"
+
 #include "base/banned.h"
 
 int main(int argc, char **argv)

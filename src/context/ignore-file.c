@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "dockerfile/dockerignore.h"
+
 #include "base/banned.h"
 
 /* Reads path into out; 0 when it does not exist, 1 when read. */
@@ -50,9 +51,8 @@ int kiln_context_read_ignore(const char *context, const char *dockerfile, struct
         const char *used = candidates[i - 1];
         r = kiln_dockerignore_read(text.buf, text.len, ret, err);
         if (r < 0) {
-            r = err && *err && (*err)->line
-                        ? kiln_error_wrap(err, r, "%s:%u", used, (*err)->line)
-                        : kiln_error_wrap(err, r, "%s", used);
+            r = err && *err && (*err)->line ? kiln_error_wrap(err, r, "%s:%u", used, (*err)->line)
+                                            : kiln_error_wrap(err, r, "%s", used);
         } else if (ret_used) {
             *ret_used = kiln_xstrdup(used);
         }

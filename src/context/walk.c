@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "base/strv.h"
+
 #include "base/banned.h"
 
 /* A directory on the way down: its per-pattern results and whether it was reported. */
@@ -158,8 +159,8 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix);
 
 static int entry(struct walk *w, int dfd, const char *prefix, const char *name)
 {
-    _cleanup_free_ char *path = *prefix ? kiln_xasprintf("%s/%s", prefix, name)
-                                        : kiln_xstrdup(name);
+    _cleanup_free_ char *path =
+            *prefix ? kiln_xasprintf("%s/%s", prefix, name) : kiln_xstrdup(name);
     struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : kiln_error_set_errno(w->err, -errno, "stat '%s'", path);
@@ -208,8 +209,7 @@ int kiln_context_walk(const char *root, const struct kiln_walk_filter *filter, k
     _cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return kiln_error_set_errno(err, -errno, "open the context '%s'", root);
-    _cleanup_free_ struct level *levels =
-            kiln_xcalloc(KILN_CONTEXT_DEPTH_MAX + 1, sizeof(*levels));
+    _cleanup_free_ struct level *levels = kiln_xcalloc(KILN_CONTEXT_DEPTH_MAX + 1, sizeof(*levels));
     struct walk w = {
             .f = filter,
             .only_prefix_includes = only_prefixes(filter->include, false),
@@ -222,8 +222,8 @@ int kiln_context_walk(const char *root, const struct kiln_walk_filter *filter, k
     return walk_dir(&w, fd, "");
 }
 
-int kiln_context_path_allowed(const struct kiln_walk_filter *filter, const char *path,
-                              bool *ret, struct kiln_error **err)
+int kiln_context_path_allowed(const struct kiln_walk_filter *filter, const char *path, bool *ret,
+                              struct kiln_error **err)
 {
     bool m = false;
     if (filter->include) {

@@ -41,5 +41,5 @@ int kiln_context_walk(const char *root, const struct kiln_walk_filter *filter, k
  * Whether `path` (relative to the root) passes the filter as a single file
  * opened by name (fsutil's filtered Open: MatchesOrParentMatches).
  */
-int kiln_context_path_allowed(const struct kiln_walk_filter *filter, const char *path,
-                              bool *ret, struct kiln_error **err);
+int kiln_context_path_allowed(const struct kiln_walk_filter *filter, const char *path, bool *ret,
+                              struct kiln_error **err);

@@ -23,13 +23,13 @@ struct kiln_df_heredoc {
 };
 
 struct kiln_df_node {
-    char *keyword;          /* lower-cased instruction word, unknown words too */
-    char *original;         /* the logical line as written, continuations joined */
-    struct kiln_strv flags; /* leading "--name=value" words, quotes processed */
-    struct kiln_strv args;  /* argument nodes in BuildKit's dump order */
-    size_t *arg_len;        /* byte length of each arg when one holds a NUL byte
-                               (JSON "\u0000"), else NULL: args are C strings */
-    bool json;              /* exec (JSON array) form */
+    char *keyword;            /* lower-cased instruction word, unknown words too */
+    char *original;           /* the logical line as written, continuations joined */
+    struct kiln_strv flags;   /* leading "--name=value" words, quotes processed */
+    struct kiln_strv args;    /* argument nodes in BuildKit's dump order */
+    size_t *arg_len;          /* byte length of each arg when one holds a NUL byte
+                                 (JSON "\u0000"), else NULL: args are C strings */
+    bool json;                /* exec (JSON array) form */
     struct kiln_df_node *sub; /* ONBUILD: the nested instruction, else NULL */
     struct kiln_df_heredoc *heredocs;
     size_t n_heredocs;

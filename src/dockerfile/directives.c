@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "json-array.h"
 #include "parser-internal.h"
+
 #include "base/banned.h"
 
 /* RE2's \s: [\t\n\f\r ] (no \v). */

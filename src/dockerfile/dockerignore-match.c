@@ -23,6 +23,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "goquote.h"
+
 #include "base/banned.h"
 
 #define RE_END (-1)
@@ -140,8 +141,8 @@ enum op { OP_CHAR, OP_SPLIT, OP_JMP, OP_BOL, OP_EOL, OP_MATCH };
 
 struct inst {
     enum op op;
-    size_t x, y;     /* SPLIT: both; JMP: x */
-    size_t set;      /* CHAR: index into sets */
+    size_t x, y; /* SPLIT: both; JMP: x */
+    size_t set;  /* CHAR: index into sets */
 };
 
 struct kiln_ignore_regex {
@@ -303,12 +304,8 @@ static int parse_atom(struct parser *p, bool in_group, size_t *ret_start)
     size_t set;
     int r;
     switch (c) {
-    case '^':
-        emit(p->re, OP_BOL, 0, 0);
-        return 1;
-    case '$':
-        emit(p->re, OP_EOL, 0, 0);
-        return 1;
+    case '^': emit(p->re, OP_BOL, 0, 0); return 1;
+    case '$': emit(p->re, OP_EOL, 0, 0); return 1;
     case '.':
         set = new_set(p->re);
         set_add(&p->re->sets[set], '\n', '\n');
@@ -324,12 +321,10 @@ static int parse_atom(struct parser *p, bool in_group, size_t *ret_start)
         if (r_next(&p->in) != ')')
             return bad(p, "missing closing )");
         return 1;
-    case ')':
-        return bad(p, "unexpected )");
+    case ')': return bad(p, "unexpected )");
     case '*':
     case '+':
-    case '?':
-        return bad(p, "missing argument to repetition operator");
+    case '?': return bad(p, "missing argument to repetition operator");
     case '\\': {
         set = new_set(p->re);
         bool neg;
@@ -449,9 +444,7 @@ static void add_thread(const struct kiln_ignore_regex *re, struct threads *t, ui
     seen[pc] = gen;
     const struct inst *in = &re->prog[pc];
     switch (in->op) {
-    case OP_JMP:
-        add_thread(re, t, seen, gen, in->x, pos, len);
-        break;
+    case OP_JMP: add_thread(re, t, seen, gen, in->x, pos, len); break;
     case OP_SPLIT:
         add_thread(re, t, seen, gen, in->x, pos, len);
         add_thread(re, t, seen, gen, in->y, pos, len);
@@ -466,16 +459,12 @@ static void add_thread(const struct kiln_ignore_regex *re, struct threads *t, ui
         else if (re->prog[pc + 1].op == OP_MATCH)
             t->accept_here = true;
         break;
-    case OP_MATCH:
-        t->accept_here = true;
-        break;
-    default:
-        t->pc[t->n++] = pc;
+    case OP_MATCH: t->accept_here = true; break;
+    default: t->pc[t->n++] = pc;
     }
 }
 
-void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s,
-                                       bool *at)
+void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s, bool *at)
 {
     size_t len = strlen(s);
     memset(at, 0, len + 1);

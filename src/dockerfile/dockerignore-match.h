@@ -27,6 +27,5 @@ bool kiln_ignore__regex_match(const struct kiln_ignore_regex *re, const char *s)
  * One pass for every prefix: at[i] (for i = strlen(s) and each i where s[i]
  * is '/') tells whether s[0..i) matches. `at` has strlen(s) + 1 entries.
  */
-void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s,
-                                       bool *at);
+void kiln_ignore__regex_match_prefixes(const struct kiln_ignore_regex *re, const char *s, bool *at);
 void kiln_ignore__regex_free(struct kiln_ignore_regex *re);

@@ -13,6 +13,7 @@
 #include "base/path.h"
 #include "dockerignore-match.h"
 #include "goquote.h"
+
 #include "base/banned.h"
 
 #define IGNORE_LINE_MAX (64u * 1024)
@@ -78,8 +79,8 @@ int kiln_dockerignore_read(const char *data, size_t len, struct kiln_strv *ret,
         const char *s = data + i;
         line++;
         if (n + 1 > IGNORE_LINE_MAX)
-            return kiln_error_set_line(err, KILN_E_LIMIT, line,
-                                       "line longer than %u bytes", IGNORE_LINE_MAX - 1);
+            return kiln_error_set_line(err, KILN_E_LIMIT, line, "line longer than %u bytes",
+                                       IGNORE_LINE_MAX - 1);
         if (n > 0 && s[n - 1] == '\r')
             n--;
         if (line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -206,12 +207,8 @@ static int pattern_match(const struct kiln_ignore_pattern *p, const char *path, 
 {
     size_t n = strlen(path), tn = strlen(p->text);
     switch (p->type) {
-    case KILN_IGNORE_EXACT:
-        *ret = strcmp(path, p->text) == 0;
-        return 0;
-    case KILN_IGNORE_PREFIX:
-        *ret = strncmp(path, p->text, tn - 2) == 0;
-        return 0;
+    case KILN_IGNORE_EXACT: *ret = strcmp(path, p->text) == 0; return 0;
+    case KILN_IGNORE_PREFIX: *ret = strncmp(path, p->text, tn - 2) == 0; return 0;
     case KILN_IGNORE_SUFFIX: {
         const char *suffix = p->text + 2;
         size_t sn = tn - 2;
@@ -225,8 +222,7 @@ static int pattern_match(const struct kiln_ignore_pattern *p, const char *path, 
             return 0;
         }
         break;
-    case KILN_IGNORE_UNKNOWN:
-        break;
+    case KILN_IGNORE_UNKNOWN: break;
     }
     _cleanup_free_ char *re = NULL;
     enum kiln_ignore_match_type type;
@@ -235,8 +231,9 @@ static int pattern_match(const struct kiln_ignore_pattern *p, const char *path, 
     struct kiln_error *why = NULL;
     (void)kiln_ignore__regex_new(re ? re : "", &rx, &why);
     kiln_ignore__regex_free(rx);
-    int r = kiln_error_set(err, KILN_E_INVALID, "invalid pattern '%s%s': %s", p->exclusion ? "!" : "",
-                           p->text, kiln_error_message(why, KILN_E_INVALID));
+    int r = kiln_error_set(err, KILN_E_INVALID, "invalid pattern '%s%s': %s",
+                           p->exclusion ? "!" : "", p->text,
+                           kiln_error_message(why, KILN_E_INVALID));
     kiln_error_free(why);
     return r;
 }

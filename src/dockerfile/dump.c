@@ -8,6 +8,7 @@
 
 #include "goquote.h"
 #include "parser.h"
+
 #include "base/banned.h"
 
 static int dump_node(const struct kiln_df_node *node, struct kiln_buf *out)

@@ -6,6 +6,7 @@
 #include "goquote.h"
 
 #include "unicode-tables.h"
+
 #include "base/banned.h"
 
 size_t kiln_utf8_decode(const char *s, size_t n, uint32_t *ret_rune)
@@ -97,10 +98,8 @@ bool kiln_rune_isspace(uint32_t r)
     case 0x2029:
     case 0x202F:
     case 0x205F:
-    case 0x3000:
-        return true;
-    default:
-        return r >= 0x2000 && r <= 0x200A;
+    case 0x3000: return true;
+    default: return r >= 0x2000 && r <= 0x200A;
     }
 }
 

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "parser-internal.h"
 #include "shell.h"
+
 #include "base/banned.h"
 
 bool kiln_df__can_contain_heredoc(const struct kiln_df_node *node)

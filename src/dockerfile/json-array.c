@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "goquote.h"
+
 #include "base/banned.h"
 
 #define JSON_MAX_DEPTH 10000
@@ -104,8 +105,7 @@ static bool scan_string(struct cursor *c, struct kiln_buf *out)
                 r = 0xFFFD;
             }
             break;
-        default:
-            return false;
+        default: return false;
         }
         if (out && kiln_utf8_encode(out, r) < 0)
             return false;

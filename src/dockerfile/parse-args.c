@@ -11,6 +11,7 @@
 #include "goquote.h"
 #include "json-array.h"
 #include "parser-internal.h"
+
 #include "base/banned.h"
 
 size_t kiln_df__span_space(const char *s, size_t n)
@@ -266,19 +267,28 @@ static int parse_healthcheck(struct kiln_df_node *node, const char *s, size_t n,
     return parse_maybe_json(node, s + next, n - next, false, err);
 }
 
-enum rule { R_IGNORE, R_JSON, R_JSON_LIST, R_WORDS_WS, R_STRING, R_NAMEVAL, R_ARG, R_HEALTH,
-            R_ONBUILD };
+enum rule {
+    R_IGNORE,
+    R_JSON,
+    R_JSON_LIST,
+    R_WORDS_WS,
+    R_STRING,
+    R_NAMEVAL,
+    R_ARG,
+    R_HEALTH,
+    R_ONBUILD
+};
 
 static const struct {
     const char *name;
     enum rule rule;
 } rules[] = {
-    {"add", R_JSON_LIST},   {"arg", R_ARG},         {"cmd", R_JSON},
-    {"copy", R_JSON_LIST},  {"entrypoint", R_JSON}, {"env", R_NAMEVAL},
-    {"expose", R_WORDS_WS}, {"from", R_WORDS_WS},   {"healthcheck", R_HEALTH},
-    {"label", R_NAMEVAL},   {"maintainer", R_STRING}, {"onbuild", R_ONBUILD},
-    {"run", R_JSON},        {"shell", R_JSON},      {"stopsignal", R_STRING},
-    {"user", R_STRING},     {"volume", R_JSON_LIST}, {"workdir", R_STRING},
+        {"add", R_JSON_LIST},   {"arg", R_ARG},           {"cmd", R_JSON},
+        {"copy", R_JSON_LIST},  {"entrypoint", R_JSON},   {"env", R_NAMEVAL},
+        {"expose", R_WORDS_WS}, {"from", R_WORDS_WS},     {"healthcheck", R_HEALTH},
+        {"label", R_NAMEVAL},   {"maintainer", R_STRING}, {"onbuild", R_ONBUILD},
+        {"run", R_JSON},        {"shell", R_JSON},        {"stopsignal", R_STRING},
+        {"user", R_STRING},     {"volume", R_JSON_LIST},  {"workdir", R_STRING},
 };
 
 static enum rule rule_for(const char *keyword)
@@ -289,17 +299,13 @@ static enum rule rule_for(const char *keyword)
     return R_IGNORE;
 }
 
-static int dispatch(struct kiln_df_node *node, const char *s, size_t n, char escape,
-                    unsigned depth, struct kiln_error **err)
+static int dispatch(struct kiln_df_node *node, const char *s, size_t n, char escape, unsigned depth,
+                    struct kiln_error **err)
 {
     switch (rule_for(node->keyword)) {
-    case R_IGNORE:
-        kiln_strv_push(&node->args, "");
-        return 0;
-    case R_JSON:
-        return parse_maybe_json(node, s, n, false, err);
-    case R_JSON_LIST:
-        return parse_maybe_json(node, s, n, true, err);
+    case R_IGNORE: kiln_strv_push(&node->args, ""); return 0;
+    case R_JSON: return parse_maybe_json(node, s, n, false, err);
+    case R_JSON_LIST: return parse_maybe_json(node, s, n, true, err);
     case R_WORDS_WS:
         if (n > 0)
             split_ws(s, n, 0, &node->args);
@@ -311,11 +317,8 @@ static int dispatch(struct kiln_df_node *node, const char *s, size_t n, char esc
     case R_NAMEVAL:
         return parse_name_val(node, s, n, escape, strcmp(node->keyword, "env") ? "LABEL" : "ENV",
                               err);
-    case R_ARG:
-        kiln_df__parse_words(s, n, escape, &node->args);
-        return 0;
-    case R_HEALTH:
-        return parse_healthcheck(node, s, n, err);
+    case R_ARG: kiln_df__parse_words(s, n, escape, &node->args); return 0;
+    case R_HEALTH: return parse_healthcheck(node, s, n, err);
     case R_ONBUILD:
         if (n == 0)
             return 0;

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "parser-internal.h"
+
 #include "base/banned.h"
 
 struct scanner {
@@ -29,8 +30,8 @@ static int next_line(struct scanner *s, const char **ret, size_t *ret_n, struct 
     if (s->p >= s->end)
         return 0;
     size_t left = (size_t)(s->end - s->p);
-    const char *nl = memchr(s->p, '\n', left < KILN_DOCKERFILE_LINE_MAX + 1 ? left
-                                                                             : KILN_DOCKERFILE_LINE_MAX + 1);
+    const char *nl = memchr(
+            s->p, '\n', left < KILN_DOCKERFILE_LINE_MAX + 1 ? left : KILN_DOCKERFILE_LINE_MAX + 1);
     size_t n = nl ? (size_t)(nl - s->p) + 1 : left;
     if ((!nl && n > KILN_DOCKERFILE_LINE_MAX))
         return kiln_error_set_line(err, KILN_E_INVALID, s->line + 1,
@@ -108,8 +109,8 @@ static int process_line(struct parse *ps, const char **s, size_t *n, bool strip_
         if (strcmp(d.name, "escape") == 0)
             ps->ast->escape = d.value[0];
         struct kiln_df_ast *ast = ps->ast;
-        ast->directives = kiln_xrealloc(ast->directives,
-                                        (ast->n_directives + 1) * sizeof(*ast->directives));
+        ast->directives =
+                kiln_xrealloc(ast->directives, (ast->n_directives + 1) * sizeof(*ast->directives));
         ast->directives[ast->n_directives++] = d;
     }
     if (is_comment(*s, *n))
@@ -205,8 +206,8 @@ static int read_heredocs(struct parse *ps, struct kiln_df_node *node, unsigned s
 static int add_node(struct kiln_df_ast *ast, struct kiln_df_node *node, struct kiln_error **err)
 {
     if (ast->n_nodes >= KILN_DOCKERFILE_NODES_MAX)
-        return kiln_error_set_line(err, KILN_E_LIMIT, node->start_line,
-                                   "more than %u instructions", KILN_DOCKERFILE_NODES_MAX);
+        return kiln_error_set_line(err, KILN_E_LIMIT, node->start_line, "more than %u instructions",
+                                   KILN_DOCKERFILE_NODES_MAX);
     KILN_GROW(ast->nodes, ast->alloc_nodes, ast->n_nodes + 1);
     ast->nodes[ast->n_nodes++] = node;
     if (ast->n_nodes == 1)
@@ -252,9 +253,10 @@ static int parse_instruction(struct parse *ps, const char *s, size_t n)
 static int check_input(const char *data, size_t len, struct kiln_error **err)
 {
     if (len > KILN_DOCKERFILE_MAX)
-        return kiln_error_set(err, KILN_E_LIMIT,
-                              "the Dockerfile is %zu bytes, larger than a Dockerfile may be (at most %u MiB)",
-                              len, KILN_DOCKERFILE_MAX / (1024 * 1024));
+        return kiln_error_set(
+                err, KILN_E_LIMIT,
+                "the Dockerfile is %zu bytes, larger than a Dockerfile may be (at most %u MiB)",
+                len, KILN_DOCKERFILE_MAX / (1024 * 1024));
     const char *nul = memchr(data, '\0', len);
     if (nul) {
         unsigned line = 1;

@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "goquote.h"
+
 #include "base/banned.h"
 
 #define PATTERN_WORK_MAX (64u * 1024 * 1024)
@@ -166,8 +167,8 @@ static int matcher_init(struct matcher *m, const char *pattern, const struct run
                               "match",
                               pattern, v->n);
     }
-    *m = (struct matcher){.t = t, .nt = nt, .v = v, .greedy = greedy,
-                          .failed = kiln_xcalloc(states / 8 + 1, 1)};
+    *m = (struct matcher){
+            .t = t, .nt = nt, .v = v, .greedy = greedy, .failed = kiln_xcalloc(states / 8 + 1, 1)};
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "base/limits.h"
 #include "goquote.h"
 #include "shell-pattern.h"
+
 #include "base/banned.h"
 
 #define END (-1)
@@ -212,8 +213,8 @@ static int sub_word(struct lexer *lx, int32_t stop, bool raw, struct kiln_buf *o
 }
 
 /* ${name:-w} ${name-w} ${name:+w} ${name+w} ${name:?w} ${name?w} ${name#p} ${name%p} */
-static int modifier(struct lexer *lx, const char *name, const char *chs, int32_t op, bool null_unset,
-                    struct kiln_buf *out)
+static int modifier(struct lexer *lx, const char *name, const char *chs, int32_t op,
+                    bool null_unset, struct kiln_buf *out)
 {
     bool raw = op == '#' || op == '%';
     if (null_unset && raw)
@@ -227,10 +228,8 @@ static int modifier(struct lexer *lx, const char *name, const char *chs, int32_t
         return kiln_buf_addf(out, "${%s%s%s}", name, chs, word.buf) < 0 ? too_long(lx) : 0;
     bool empty = !value || (null_unset && value[0] == '\0');
     switch (op) {
-    case '-':
-        return kiln_buf_adds(out, empty ? word.buf : value) < 0 ? too_long(lx) : 0;
-    case '+':
-        return kiln_buf_adds(out, empty ? "" : word.buf) < 0 ? too_long(lx) : 0;
+    case '-': return kiln_buf_adds(out, empty ? word.buf : value) < 0 ? too_long(lx) : 0;
+    case '+': return kiln_buf_adds(out, empty ? "" : word.buf) < 0 ? too_long(lx) : 0;
     case '?':
         if (!value || empty)
             return fail(lx, "%s: %s", name,
@@ -246,8 +245,7 @@ static int modifier(struct lexer *lx, const char *name, const char *chs, int32_t
                             lx->err);
         return r == KILN_E_LIMIT && (!lx->err || !*lx->err) ? too_long(lx) : r;
     }
-    default:
-        return fail(lx, "unsupported modifier (%s) in substitution", chs);
+    default: return fail(lx, "unsupported modifier (%s) in substitution", chs);
     }
 }
 
@@ -437,8 +435,7 @@ static int process_until(struct lexer *lx, int32_t stop, bool raw_escapes, struc
             lx->raw_escapes = saved;
             return 0;
         }
-        if (c == '$' || c == '<' ||
-            (!lx->opt->skip_process_quotes && (c == '\'' || c == '"'))) {
+        if (c == '$' || c == '<' || (!lx->opt->skip_process_quotes && (c == '\'' || c == '"'))) {
             r = special(lx, c, out, w);
             continue;
         }

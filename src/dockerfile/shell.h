@@ -19,7 +19,10 @@ struct kiln_shell_env {
     struct kiln_strv values; /* values.v[i] belongs to names.v[i] */
 };
 
-#define KILN_SHELL_ENV_INIT {KILN_STRV_INIT, KILN_STRV_INIT}
+#define KILN_SHELL_ENV_INIT            \
+    {                                  \
+        KILN_STRV_INIT, KILN_STRV_INIT \
+    }
 
 /* Sets name to value (copies both), replacing an earlier value. */
 void kiln_shell_env_set(struct kiln_shell_env *env, const char *name, const char *value);

@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/banned.h"
 #include "kiln-version.h"
+
+#include "base/banned.h"
 
 static void usage(FILE *f)
 {

@@ -102,8 +102,8 @@ static void line_numbers(void)
         } else if (tsv_is(rec, 0, "root")) {
             size_t kids = strtoul(rec->f[3].text, NULL, 10);
             tap_ok(ast->start_line == a && ast->end_line == b && ast->n_nodes == kids,
-                   "line-numbers:%u: root %u-%u with %zu children (got %u-%u, %zu)", rec->line,
-                   a, b, kids, ast->start_line, ast->end_line, ast->n_nodes);
+                   "line-numbers:%u: root %u-%u with %zu children (got %u-%u, %zu)", rec->line, a,
+                   b, kids, ast->start_line, ast->end_line, ast->n_nodes);
         } else {
             unsigned c = (unsigned)strtoul(rec->f[3].text, NULL, 10);
             struct kiln_df_node *n = a < ast->n_nodes ? ast->nodes[a] : NULL;
@@ -135,8 +135,8 @@ static void heredoc_dir(const char *dir)
             tap_ok(false, "%s:%u: child %zu missing (%s)", dir, rec->line, child,
                    r < 0 ? kiln_error_message(e, r) : "index out of range");
         } else if (tsv_is(rec, 0, "noheredoc")) {
-            tap_ok(n->n_heredocs == 0, "%s:%u: child %zu has no heredoc (got %zu)", dir,
-                   rec->line, child, n->n_heredocs);
+            tap_ok(n->n_heredocs == 0, "%s:%u: child %zu has no heredoc (got %zu)", dir, rec->line,
+                   child, n->n_heredocs);
         } else {
             size_t k = child < 256 ? next_doc[child]++ : 0;
             struct kiln_df_heredoc *h = k < n->n_heredocs ? &n->heredocs[k] : NULL;
@@ -213,8 +213,8 @@ static void json_arrays(void)
             size_t len = node->arg_len ? node->arg_len[k] : strlen(node->args.v[k]);
             ok = len == rec->f[2 + k].len && memcmp(node->args.v[k], rec->f[2 + k].text, len) == 0;
         }
-        tap_ok(ok, "json-arrays:%u: '%s' is an exec-form array of %zu", rec->line,
-               rec->f[1].text, rec->n - 2);
+        tap_ok(ok, "json-arrays:%u: '%s' is an exec-form array of %zu", rec->line, rec->f[1].text,
+               rec->n - 2);
     }
     tsv_release(&f);
 }
@@ -280,8 +280,8 @@ static void directive_parseall(const struct tsv_record *rec)
     bool ok = got.n == rec->n - 2;
     for (size_t k = 0; ok && k < got.n; k++)
         ok = strcmp(got.v[k], rec->f[2 + k].text) == 0;
-    tap_ok(ok, "directives:%u: parseall finds %zu pair(s) (got %zu)", rec->line,
-           (rec->n - 2) / 2, got.n / 2);
+    tap_ok(ok, "directives:%u: parseall finds %zu pair(s) (got %zu)", rec->line, (rec->n - 2) / 2,
+           got.n / 2);
 }
 
 static void directives(void)
@@ -315,11 +315,11 @@ static void empty_continuation(void)
         }
         size_t k = strtoul(rec->f[1].text, NULL, 10);
         if (tsv_is(rec, 0, "warnings")) {
-            tap_ok(ast->n_warnings == k, "empty-continuation:%u: %zu warnings (got %zu)",
-                   rec->line, k, ast->n_warnings);
+            tap_ok(ast->n_warnings == k, "empty-continuation:%u: %zu warnings (got %zu)", rec->line,
+                   k, ast->n_warnings);
             continue;
         }
-        const char *text = k >= ast->n_warnings            ? NULL
+        const char *text = k >= ast->n_warnings               ? NULL
                            : tsv_is(rec, 0, "short-contains") ? ast->warnings[k].message
                                                               : ast->warnings[k].detail;
         tap_ok(text && strstr(text, rec->f[2].text), "empty-continuation:%u: warning %zu has '%s'",

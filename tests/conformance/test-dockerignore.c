@@ -152,8 +152,7 @@ static void ignorefile_record(const char *file, const struct tsv_record *rec)
     bool ok = r >= 0 && got.n == nw;
     for (size_t i = 0; ok && i < nw; i++)
         ok = strcmp(got.v[i], want[i]) == 0;
-    tap_ok(ok, "%s:%u: the ignore file gives %zu pattern(s) (got %zu)", file, rec->line, nw,
-           got.n);
+    tap_ok(ok, "%s:%u: the ignore file gives %zu pattern(s) (got %zu)", file, rec->line, nw, got.n);
     kiln_strv_release(&got);
     free(want);
 }

@@ -85,8 +85,7 @@ static void parse_field(struct tsv_field *fld, const char *s, size_t n, const ch
             out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
             i += 2;
             break;
-        default:
-            die("unknown escape in", path);
+        default: die("unknown escape in", path);
         }
     }
     if (i >= n)

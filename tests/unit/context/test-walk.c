@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * test-walk.c - the context walk on real directories: symbolic links,
- * pruning, limits, and the choice of ignore file.
- */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
+/*
+ * test-walk.c - the context walk on real directories: symbolic links,
+ * pruning, limits, and the choice of ignore file.
+ */
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -171,7 +173,8 @@ static void test_walk__missing_root_is_named(void **state)
     struct kiln_error *e = NULL;
     struct kiln_walk_filter f = {NULL, NULL};
     assert_true(kiln_context_walk("/nonexistent/ctx", &f, collect, NULL, &e) < 0);
-    assert_string_equal(e->message, "open the context '/nonexistent/ctx': No such file or directory");
+    assert_string_equal(e->message,
+                        "open the context '/nonexistent/ctx': No such file or directory");
     kiln_error_free(e);
 }
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * test-dockerignore.c - the matcher's errors, limits and hostile patterns.
- */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
+/*
+ * test-dockerignore.c - the matcher's errors, limits and hostile patterns.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

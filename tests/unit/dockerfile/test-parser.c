@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * test-parser.c - layer-1 behaviour beyond BuildKit's golden files: line
- * endings, directives, limits, heredoc bodies and line spans, errors.
- */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
+/*
+ * test-parser.c - layer-1 behaviour beyond BuildKit's golden files: line
+ * endings, directives, limits, heredoc bodies and line spans, errors.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +90,8 @@ static void test_parser__directive_errors(void **state)
 
 static void test_parser__directives_end_at_first_other_line(void **state)
 {
-    struct parsed p = parse("# syntax=docker/dockerfile:1\n# check=skip=all\n\n# escape=`\nFROM a\n");
+    struct parsed p =
+            parse("# syntax=docker/dockerfile:1\n# check=skip=all\n\n# escape=`\nFROM a\n");
     assert_int_equal(p.r, 0);
     assert_string_equal(kiln_df_ast_directive(p.ast, "syntax"), "docker/dockerfile:1");
     assert_string_equal(kiln_df_ast_directive(p.ast, "check"), "skip=all");

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * test-shell.c - the lexer's options and limits, beyond BuildKit's data.
- */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
+/*
+ * test-shell.c - the lexer's options and limits, beyond BuildKit's data.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +86,8 @@ static void test_shell__raw_quotes_and_escapes(void **state)
 static void test_shell__skip_unset_env(void **state)
 {
     const struct kiln_shell_options opt = {.escape = '\\', .skip_unset_env = true};
-    expect(&opt, "$NOPE ${NOPE} ${NOPE:-d} ${NOPE/a/b} $A", "$NOPE ${NOPE} ${NOPE:-d} ${NOPE/a/b} again");
+    expect(&opt, "$NOPE ${NOPE} ${NOPE:-d} ${NOPE/a/b} $A",
+           "$NOPE ${NOPE} ${NOPE:-d} ${NOPE/a/b} again");
 }
 
 static void test_shell__words_split_unquoted_expansions(void **state)
