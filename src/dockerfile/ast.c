@@ -10,8 +10,6 @@ void kiln_df_node_free(struct kiln_df_node *n)
 {
     if (!n)
         return;
-    free(n->keyword);
-    free(n->original);
     kiln_strv_release(&n->flags);
     kiln_strv_release(&n->args);
     free(n->arg_len);

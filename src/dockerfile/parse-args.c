@@ -125,6 +125,7 @@ void kiln_df__parse_words(const char *s, size_t n, char escape, struct kiln_strv
 {
     enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
     struct kiln_buf w = KILN_BUF_INIT(KILN_DOCKERFILE_MAX * 3);
+    (void)kiln_buf_grow(&w, n * 3 + 1); /* one allocation: a rune grows to 3 bytes at most */
     bool blank_ok = false;
     uint32_t quote = 0, ch = 0;
     size_t width = 0;
@@ -330,22 +331,31 @@ static int dispatch(struct kiln_df_node *node, const char *s, size_t n, char esc
     return 0;
 }
 
-/* Go's strings.ToLower, with its ASCII fast path. */
-static char *lower_keyword(const char *s, size_t n)
+/*
+ * A node with its original line and keyword (Go's strings.ToLower of the
+ * word, with its ASCII fast path) in the same allocation.
+ */
+static struct kiln_df_node *new_node(const char *line, size_t n, const char *kw, size_t kn)
 {
     bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = (unsigned char)s[i] < 0x80;
-    if (!ascii) {
-        struct kiln_buf b = KILN_BUF_INIT(KILN_DOCKERFILE_MAX * 3);
-        (void)kiln_go_tolower(&b, s, n);
-        return kiln_buf_detach(&b, NULL);
-    }
-    char *k = kiln_xstrndup(s, n);
-    for (char *p = k; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + 32);
-    return k;
+    for (size_t i = 0; i < kn && ascii; i++)
+        ascii = (unsigned char)kw[i] < 0x80;
+    struct kiln_buf lower = KILN_BUF_INIT(KILN_DOCKERFILE_MAX * 3);
+    if (!ascii)
+        (void)kiln_go_tolower(&lower, kw, kn);
+    size_t kl = ascii ? kn : lower.len;
+    struct kiln_df_node *node = kiln_xcalloc(1, sizeof(*node) + n + 1 + kl + 1);
+    node->original = (char *)(node + 1);
+    memcpy(node->original, line, n);
+    node->keyword = node->original + n + 1;
+    memcpy(node->keyword, ascii ? kw : lower.buf, kl);
+    for (size_t i = 0; ascii && i < kl; i++)
+        if (node->keyword[i] >= 'A' && node->keyword[i] <= 'Z')
+            node->keyword[i] = (char)(node->keyword[i] + 32);
+    kiln_buf_release(&lower);
+    node->flags = (struct kiln_strv)KILN_STRV_INIT;
+    node->args = (struct kiln_strv)KILN_STRV_INIT;
+    return node;
 }
 
 int kiln_df__node_from_line(const char *line, size_t n, char escape, unsigned depth,
@@ -362,11 +372,7 @@ int kiln_df__node_from_line(const char *line, size_t n, char escape, unsigned de
     while (rest < tn && kiln_df__ascii_ws(t[rest]))
         rest++;
 
-    _cleanup_(kiln_df_node_freep) struct kiln_df_node *node = kiln_xcalloc(1, sizeof(*node));
-    node->flags = (struct kiln_strv)KILN_STRV_INIT;
-    node->args = (struct kiln_strv)KILN_STRV_INIT;
-    node->original = kiln_xstrndup(line, n);
-    node->keyword = lower_keyword(t, kw);
+    _cleanup_(kiln_df_node_freep) struct kiln_df_node *node = new_node(line, n, t, kw);
 
     const char *args = t + tn;
     size_t args_n = 0;

@@ -405,21 +405,19 @@ static void possible_heredoc(struct lexer *lx, struct kiln_buf *out)
 /* One special character ($ ' " <): its text goes to out and to the words. */
 static int special(struct lexer *lx, int32_t c, struct kiln_buf *out, struct words *w)
 {
-    _cleanup_buf_ struct kiln_buf tmp = KILN_BUF_INIT(KILN_EXPAND_RESULT_MAX);
+    size_t before = out->len;
     int r = 0;
     if (c == '$')
-        r = dollar(lx, &tmp);
+        r = dollar(lx, out);
     else if (c == '\'')
-        r = single_quote(lx, &tmp);
+        r = single_quote(lx, out);
     else if (c == '"')
-        r = double_quote(lx, &tmp);
+        r = double_quote(lx, out);
     else
-        possible_heredoc(lx, &tmp);
+        possible_heredoc(lx, out);
     if (r < 0)
         return r;
-    if (kiln_buf_add(out, tmp.buf, tmp.len) < 0)
-        return too_long(lx);
-    words_string(w, tmp.buf, tmp.len, c != '$');
+    words_string(w, out->buf + before, out->len - before, c != '$');
     return 0;
 }
 
