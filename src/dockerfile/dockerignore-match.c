@@ -26,32 +26,9 @@
 
 #include "base/banned.h"
 
-#define RE_END (-1)
+#define RE_END KILN_RUNE_END
 
 /* ---- translation ------------------------------------------------------ */
-
-struct runes {
-    const char *s;
-    size_t n, pos;
-};
-
-static int32_t r_peek(const struct runes *r)
-{
-    if (r->pos >= r->n)
-        return RE_END;
-    uint32_t c;
-    (void)kiln_utf8_decode(r->s + r->pos, r->n - r->pos, &c);
-    return (int32_t)c;
-}
-
-static int32_t r_next(struct runes *r)
-{
-    if (r->pos >= r->n)
-        return RE_END;
-    uint32_t c;
-    r->pos += kiln_utf8_decode(r->s + r->pos, r->n - r->pos, &c);
-    return (int32_t)c;
-}
 
 static void add(struct kiln_buf *b, int32_t c)
 {
@@ -67,19 +44,19 @@ void kiln_ignore__translate(const char *pattern, char sep, enum kiln_ignore_matc
                             char **ret_regexp)
 {
     struct kiln_buf re = KILN_BUF_INIT((size_t)-1 / 2);
-    struct runes sc = {pattern, strlen(pattern), 0};
+    struct kiln_rune_cursor sc = {pattern, strlen(pattern), 0};
     const char *esc_sep = sep == '\\' ? "\\\\" : "/";
     enum kiln_ignore_match_type type = KILN_IGNORE_EXACT;
     if (sc.n >= 3 && memcmp(pattern, "\xEF\xBB\xBF", 3) == 0)
         sc.pos = 3; /* the scanner upstream uses skips a leading BOM */
     (void)kiln_buf_addch(&re, '^');
-    for (unsigned i = 0; r_peek(&sc) != RE_END; i++) {
-        int32_t c = r_next(&sc);
-        if (c == '*' && r_peek(&sc) == '*') {
-            (void)r_next(&sc);
-            if (r_peek(&sc) == sep)
-                (void)r_next(&sc);
-            if (r_peek(&sc) == RE_END) {
+    for (unsigned i = 0; kiln_rune_peek(&sc) != RE_END; i++) {
+        int32_t c = kiln_rune_next(&sc);
+        if (c == '*' && kiln_rune_peek(&sc) == '*') {
+            (void)kiln_rune_next(&sc);
+            if (kiln_rune_peek(&sc) == sep)
+                (void)kiln_rune_next(&sc);
+            if (kiln_rune_peek(&sc) == RE_END) {
                 if (type == KILN_IGNORE_EXACT) {
                     type = KILN_IGNORE_PREFIX;
                 } else {
@@ -104,8 +81,8 @@ void kiln_ignore__translate(const char *pattern, char sep, enum kiln_ignore_matc
                 continue;
             }
             (void)kiln_buf_addch(&re, '\\');
-            if (r_peek(&sc) != RE_END) {
-                add(&re, r_next(&sc));
+            if (kiln_rune_peek(&sc) != RE_END) {
+                add(&re, kiln_rune_next(&sc));
                 type = KILN_IGNORE_REGEXP;
             }
         } else if (c == '[' || c == ']') {
@@ -153,7 +130,7 @@ struct kiln_ignore_regex {
 };
 
 struct parser {
-    struct runes in;
+    struct kiln_rune_cursor in;
     struct kiln_ignore_regex *re;
     struct kiln_error **err;
     const char *src;
@@ -207,7 +184,7 @@ static bool perl_class(int32_t c, struct charset *cs, bool *ret_negate)
 /* One escaped rune (after the backslash); RE_END on an unsupported escape. */
 static int32_t escape_rune(struct parser *p)
 {
-    int32_t c = r_next(&p->in);
+    int32_t c = kiln_rune_next(&p->in);
     if (c == RE_END)
         return RE_END;
     if (c < 0x80 && !kiln_rune_isletter((uint32_t)c) && !kiln_rune_isdigit((uint32_t)c))
@@ -218,8 +195,9 @@ static int32_t escape_rune(struct parser *p)
         return (unsigned char)codes[k - names];
     if (c == '0') { /* up to two more octal digits */
         int32_t v = 0;
-        for (int i = 0; i < 2 && r_peek(&p->in) >= '0' && r_peek(&p->in) <= '7'; i++)
-            v = v * 8 + (r_next(&p->in) - '0');
+        for (int i = 0; i < 2 && kiln_rune_peek(&p->in) >= '0' && kiln_rune_peek(&p->in) <= '7';
+             i++)
+            v = v * 8 + (kiln_rune_next(&p->in) - '0');
         return v;
     }
     return RE_END;
@@ -227,7 +205,7 @@ static int32_t escape_rune(struct parser *p)
 
 static int class_char(struct parser *p, int32_t *ret)
 {
-    int32_t c = r_next(&p->in);
+    int32_t c = kiln_rune_next(&p->in);
     if (c == RE_END)
         return bad(p, "missing closing ]");
     if (c == '\\') {
@@ -244,19 +222,19 @@ static int parse_class(struct parser *p, size_t *ret_set)
 {
     size_t set = new_set(p->re);
     struct charset *cs = &p->re->sets[set];
-    if (r_peek(&p->in) == '^') {
-        (void)r_next(&p->in);
+    if (kiln_rune_peek(&p->in) == '^') {
+        (void)kiln_rune_next(&p->in);
         cs->negate = true;
     }
-    for (bool first = true; first || r_peek(&p->in) != ']'; first = false) {
-        if (r_peek(&p->in) == RE_END)
+    for (bool first = true; first || kiln_rune_peek(&p->in) != ']'; first = false) {
+        if (kiln_rune_peek(&p->in) == RE_END)
             return bad(p, "missing closing ]");
         size_t save = p->in.pos;
-        if (r_next(&p->in) == '\\') {
+        if (kiln_rune_next(&p->in) == '\\') {
             bool neg;
             struct charset tmp = {0};
-            if (perl_class(r_peek(&p->in), &tmp, &neg) && !neg) {
-                (void)r_next(&p->in);
+            if (perl_class(kiln_rune_peek(&p->in), &tmp, &neg) && !neg) {
+                (void)kiln_rune_next(&p->in);
                 for (size_t i = 0; i < tmp.n; i++)
                     set_add(&p->re->sets[set], tmp.r[i].lo, tmp.r[i].hi);
                 free(tmp.r);
@@ -270,8 +248,9 @@ static int parse_class(struct parser *p, size_t *ret_set)
         if (r < 0)
             return r;
         hi = lo;
-        if (r_peek(&p->in) == '-' && p->in.pos + 1 < p->in.n && p->in.s[p->in.pos + 1] != ']') {
-            (void)r_next(&p->in);
+        if (kiln_rune_peek(&p->in) == '-' && p->in.pos + 1 < p->in.n &&
+            p->in.s[p->in.pos + 1] != ']') {
+            (void)kiln_rune_next(&p->in);
             if ((r = class_char(p, &hi)) < 0)
                 return r;
             if (hi < lo)
@@ -279,7 +258,7 @@ static int parse_class(struct parser *p, size_t *ret_set)
         }
         set_add(&p->re->sets[set], (uint32_t)lo, (uint32_t)hi);
     }
-    (void)r_next(&p->in);
+    (void)kiln_rune_next(&p->in);
     *ret_set = set;
     return 0;
 }
@@ -296,12 +275,12 @@ static int parse_seq(struct parser *p, bool in_group);
 /* One atom; *ret_start is its first instruction. 1 when one was parsed, 0 at a stop. */
 static int parse_atom(struct parser *p, bool in_group, size_t *ret_start)
 {
-    int32_t c = r_peek(&p->in);
+    int32_t c = kiln_rune_peek(&p->in);
     if (c == RE_END || (c == ')' && in_group))
         return 0;
-    (void)r_next(&p->in);
+    (void)kiln_rune_next(&p->in);
     *ret_start = p->re->n;
-    size_t set;
+    size_t set = 0;
     int r;
     switch (c) {
     case '^': emit(p->re, OP_BOL, 0, 0); return 1;
@@ -318,7 +297,7 @@ static int parse_atom(struct parser *p, bool in_group, size_t *ret_start)
     case '(':
         if ((r = parse_seq(p, true)) < 0)
             return r;
-        if (r_next(&p->in) != ')')
+        if (kiln_rune_next(&p->in) != ')')
             return bad(p, "missing closing )");
         return 1;
     case ')': return bad(p, "unexpected )");
@@ -328,8 +307,8 @@ static int parse_atom(struct parser *p, bool in_group, size_t *ret_start)
     case '\\': {
         set = new_set(p->re);
         bool neg;
-        if (perl_class(r_peek(&p->in), &p->re->sets[set], &neg)) {
-            (void)r_next(&p->in);
+        if (perl_class(kiln_rune_peek(&p->in), &p->re->sets[set], &neg)) {
+            (void)kiln_rune_next(&p->in);
             p->re->sets[set].negate = neg;
             break;
         }
@@ -381,14 +360,14 @@ static int parse_seq(struct parser *p, bool in_group)
         int r = parse_atom(p, in_group, &start);
         if (r <= 0)
             return r;
-        int32_t q = r_peek(&p->in);
+        int32_t q = kiln_rune_peek(&p->in);
         if (q == '*' || q == '+' || q == '?') {
-            (void)r_next(&p->in);
-            int32_t q2 = r_peek(&p->in);
+            (void)kiln_rune_next(&p->in);
+            int32_t q2 = kiln_rune_peek(&p->in);
             if (q2 == '*' || q2 == '+')
                 return bad(p, "invalid nested repetition operator");
             if (q2 == '?') /* non-greedy: the same set of matches */
-                (void)r_next(&p->in);
+                (void)kiln_rune_next(&p->in);
             quantify(p->re, start, q);
         }
     }

@@ -13,40 +13,18 @@
 #include "base/path.h"
 #include "dockerignore-match.h"
 #include "goquote.h"
+#include "parser-internal.h"
 
 #include "base/banned.h"
 
 #define IGNORE_LINE_MAX (64u * 1024)
 
-static size_t trim_left(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint32_t r;
-        size_t len = kiln_utf8_decode(s + i, n - i, &r);
-        if (!kiln_rune_isspace(r) || (r == 0xFFFD && len == 1))
-            break;
-        i += len;
-    }
-    return i;
-}
-
 /* Go's strings.TrimSpace, in place on (s, n). */
 static void trim(const char **s, size_t *n)
 {
-    size_t l = trim_left(*s, *n);
+    size_t l = kiln_df__span_space(*s, *n);
     *s += l;
-    *n -= l;
-    while (*n > 0) {
-        size_t start = *n - 1;
-        while (start > 0 && *n - start < 4 && ((unsigned char)(*s)[start] & 0xC0) == 0x80)
-            start--;
-        uint32_t r;
-        size_t len = kiln_utf8_decode(*s + start, *n - start, &r);
-        if (start + len != *n || !kiln_rune_isspace(r))
-            break;
-        *n = start;
-    }
+    *n = kiln_df__trim_right_space(*s, *n - l);
 }
 
 static void read_line(const char *s, size_t n, struct kiln_strv *ret)

@@ -35,3 +35,30 @@ int kiln_utf8_encode(struct kiln_buf *out, uint32_t r);
 
 /* Go's strings.ToLower: appends s lower-cased; invalid bytes become U+FFFD. */
 int kiln_go_tolower(struct kiln_buf *out, const char *s, size_t n);
+
+/* A cursor over the runes of a byte string, as Go's text/scanner reads it:
+ * invalid bytes come out as U+FFFD, one byte each; -1 at the end. */
+struct kiln_rune_cursor {
+    const char *s;
+    size_t n, pos;
+};
+
+#define KILN_RUNE_END (-1)
+
+static inline int32_t kiln_rune_peek(const struct kiln_rune_cursor *c)
+{
+    if (c->pos >= c->n)
+        return KILN_RUNE_END;
+    uint32_t r;
+    (void)kiln_utf8_decode(c->s + c->pos, c->n - c->pos, &r);
+    return (int32_t)r;
+}
+
+static inline int32_t kiln_rune_next(struct kiln_rune_cursor *c)
+{
+    if (c->pos >= c->n)
+        return KILN_RUNE_END;
+    uint32_t r;
+    c->pos += kiln_utf8_decode(c->s + c->pos, c->n - c->pos, &r);
+    return (int32_t)r;
+}

@@ -154,8 +154,8 @@ static long match_at(struct matcher *m, size_t start)
 static int matcher_init(struct matcher *m, const char *pattern, const struct runes *v, bool greedy,
                         struct kiln_error **err)
 {
-    struct tok *t;
-    size_t nt;
+    struct tok *t = NULL;
+    size_t nt = 0;
     int r = compile(pattern, &t, &nt, err);
     if (r < 0)
         return r;

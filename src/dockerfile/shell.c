@@ -18,7 +18,7 @@
 
 #include "base/banned.h"
 
-#define END (-1)
+#define END KILN_RUNE_END
 
 void kiln_shell_env_set(struct kiln_shell_env *env, const char *name, const char *value)
 {
@@ -64,8 +64,7 @@ struct words {
 };
 
 struct lexer {
-    const char *s;
-    size_t n, pos;
+    struct kiln_rune_cursor in;
     const struct kiln_shell_env *env;
     const struct kiln_shell_options *opt;
     bool raw_escapes;
@@ -76,20 +75,12 @@ struct lexer {
 
 static int32_t peek(const struct lexer *lx)
 {
-    if (lx->pos >= lx->n)
-        return END;
-    uint32_t r;
-    (void)kiln_utf8_decode(lx->s + lx->pos, lx->n - lx->pos, &r);
-    return (int32_t)r;
+    return kiln_rune_peek(&lx->in);
 }
 
 static int32_t next(struct lexer *lx)
 {
-    if (lx->pos >= lx->n)
-        return END;
-    uint32_t r;
-    lx->pos += kiln_utf8_decode(lx->s + lx->pos, lx->n - lx->pos, &r);
-    return (int32_t)r;
+    return kiln_rune_next(&lx->in);
 }
 
 static int add_rune(struct kiln_buf *b, int32_t r)
@@ -471,16 +462,17 @@ static int process(const char *word, const struct kiln_shell_env *env,
                    struct kiln_shell_matches *matches, struct kiln_error **err)
 {
     struct lexer lx = {
-            .s = word, .n = strlen(word), .env = env, .opt = opt, .matches = matches, .err = err};
+            .in = {word, strlen(word), 0}, .env = env, .opt = opt, .matches = matches, .err = err};
     /* The scanner BuildKit uses skips a byte-order mark at the start. */
-    if (lx.n >= 3 && memcmp(word, "\xEF\xBB\xBF", 3) == 0)
-        lx.pos = 3;
+    if (lx.in.n >= 3 && memcmp(word, "\xEF\xBB\xBF", 3) == 0)
+        lx.in.pos = 3;
     int r = process_until(&lx, END, opt->raw_escapes, out, w);
     if (r == KILN_E_INVALID && err && *err) {
         _cleanup_buf_ struct kiln_buf q = KILN_BUF_INIT(1024);
-        size_t shown = lx.n > 200 ? 200 : lx.n;
+        size_t shown = lx.in.n > 200 ? 200 : lx.in.n;
         (void)kiln_goquote(&q, word, shown);
-        return kiln_error_wrap(err, r, "failed to process %s%s", q.buf, shown < lx.n ? "..." : "");
+        return kiln_error_wrap(err, r, "failed to process %s%s", q.buf,
+                               shown < lx.in.n ? "..." : "");
     }
     return r;
 }
