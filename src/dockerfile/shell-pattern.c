@@ -247,28 +247,29 @@ int kiln_shell_trim(const char *pattern, const char *value, bool suffix, bool gr
 /* Go's Regexp.Expand with no capture groups: $$, and $0 / ${0} for the match. */
 static int expand_template(struct kiln_buf *out, const char *tpl, const char *match, size_t mlen)
 {
+    const char *p = tpl, *end = tpl + strlen(tpl);
     int r = 0;
-    for (const char *p = tpl; r >= 0 && *p;) {
-        const char *dollar = strchr(p, '$');
+    while (r >= 0 && p < end) {
+        const char *dollar = memchr(p, '$', (size_t)(end - p));
         if (!dollar)
-            return kiln_buf_adds(out, p);
+            return kiln_buf_add(out, p, (size_t)(end - p));
         r = kiln_buf_add(out, p, (size_t)(dollar - p));
         p = dollar + 1;
-        if (*p == '$') {
+        if (p < end && *p == '$') {
             r = r < 0 ? r : kiln_buf_addch(out, '$');
             p++;
             continue;
         }
-        bool brace = *p == '{';
+        bool brace = p < end && *p == '{';
         const char *name = brace ? p + 1 : p, *q = name;
-        while (*q) {
+        while (q < end) {
             uint32_t c;
-            size_t len = kiln_utf8_decode(q, strlen(q), &c);
+            size_t len = kiln_utf8_decode(q, (size_t)(end - q), &c);
             if (!kiln_rune_isletter(c) && !kiln_rune_isdigit(c) && c != '_')
                 break;
             q += len;
         }
-        if (q == name || (brace && *q != '}')) {
+        if (q == name || (brace && (q >= end || *q != '}'))) {
             r = r < 0 ? r : kiln_buf_addch(out, '$'); /* malformed: a literal '$' */
             continue;
         }
