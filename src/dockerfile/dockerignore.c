@@ -76,7 +76,7 @@ int kiln_dockerignore_read(const char *data, size_t len, struct kiln_strv *ret,
 }
 
 /* filepath.Match's syntax check: classes must close and hold valid ranges. */
-static const char *class_error(const char **pp)
+static const char *class_error(const char **pp, const char *end)
 {
     const char *p = *pp + 1;
     if (*p == '^')
@@ -92,7 +92,7 @@ static const char *class_error(const char **pp)
             if (*p == '\\' && *++p == '\0')
                 return "unterminated character class";
             uint32_t r;
-            size_t len = kiln_utf8_decode(p, strlen(p), &r);
+            size_t len = kiln_utf8_decode(p, (size_t)(end - p), &r);
             if (r == 0xFFFD && len == 1)
                 return "invalid UTF-8 in a character class";
             p += len;
@@ -107,12 +107,13 @@ static const char *class_error(const char **pp)
 
 static const char *syntax_error(const char *p)
 {
+    const char *end = p + strlen(p);
     for (; *p; p++) {
         if (*p == '\\') {
             if (*++p == '\0')
                 return "the pattern ends with an escape character";
         } else if (*p == '[') {
-            const char *why = class_error(&p);
+            const char *why = class_error(&p, end);
             if (why)
                 return why;
         }
