@@ -86,7 +86,7 @@ static const char *class_error(const char **pp, const char *end)
             *pp = p;
             return NULL;
         }
-        for (int end = 0; end < 2; end++) {
+        for (int hi = 0; hi < 2; hi++) { /* the low end, then maybe the high end of a range */
             if (*p == '\0' || *p == '-' || *p == ']')
                 return *p == '\0' ? "unterminated character class" : "bad character range";
             if (*p == '\\' && *++p == '\0')
@@ -98,7 +98,7 @@ static const char *class_error(const char **pp, const char *end)
             p += len;
             if (*p == '\0')
                 return "unterminated character class";
-            if (end == 1 || *p != '-')
+            if (hi == 1 || *p != '-')
                 break;
             p++;
         }
