@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+/* clang-format off */
+
 /* Inclusive ranges of printable code points (Go unicode.IsPrint). */
 static const uint32_t printable_ranges[][2] = {
     {0x0020, 0x007E},
@@ -1617,3 +1619,5 @@ static const struct lower_run lower_runs[] = {
     {0x16E40, 0x16E5F, 1, 32},
     {0x1E900, 0x1E921, 1, 34},
 };
+
+/* clang-format on */

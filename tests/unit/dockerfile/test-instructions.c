@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "dockerfile/instructions.h"
 #include "dockerfile/parser.h"
 
