@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/path.h"
 #include "goquote.h"
 #include "instructions.h"
 
@@ -68,49 +69,6 @@ static char *go_lower(const char *s)
     struct kiln_buf b = KILN_BUF_INIT((size_t)-1 / 4);
     (void)kiln_go_tolower(&b, s, strlen(s));
     return kiln_buf_detach(&b, NULL);
-}
-
-/* Go's path.Clean. */
-static char *path_clean(const char *p)
-{
-    if (*p == '\0')
-        return kiln_xstrdup(".");
-    bool rooted = *p == '/';
-    size_t n = strlen(p), w = rooted, dotdot = rooted;
-    char *out = kiln_xmalloc(n + 2);
-    if (rooted)
-        out[0] = '/';
-    for (size_t r = rooted; r < n;) {
-        size_t e = r;
-        while (e < n && p[e] != '/')
-            e++;
-        size_t len = e - r;
-        if (len == 0 || (len == 1 && p[r] == '.')) {
-            /* empty or . element */
-        } else if (len == 2 && p[r] == '.' && p[r + 1] == '.') {
-            if (w > dotdot) {
-                w--;
-                while (w > dotdot && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                dotdot = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            memcpy(out + w, p + r, len);
-            w += len;
-        }
-        r = e + 1;
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = '\0';
-    return out;
 }
 
 /* Go's path.Base. */
@@ -346,7 +304,7 @@ static void fill_defaults(struct mount_state *st)
     case KILN_DF_MOUNT_CACHE:
         if (!m->id[0]) {
             free(m->id);
-            m->id = path_clean(m->target);
+            m->id = kiln_path_clean(m->target, strlen(m->target));
         }
         if (!st->sharing_given)
             m->sharing = KILN_DF_SHARING_SHARED;
