@@ -131,7 +131,11 @@ static int sources_and_dest(const struct kiln_df__req *rq, struct kiln_df_copy *
 /* Conversion's rule (toCommand): --from must be literal, it is never expanded. */
 static int check_from(const struct kiln_df__req *rq, const char *from, struct kiln_error **err)
 {
-    if (!kiln_df_word_expands(from, rq->escape))
+    _cleanup_(kiln_error_freep) struct kiln_error *e = NULL;
+    int r = kiln_df__word_changes(from, rq->escape, &e);
+    if (r < 0)
+        return kiln_df__fail(rq, err, "--from=%s: %s", from, kiln_error_message(e, r));
+    if (r == 0)
         return 0;
     return kiln_df__fail(rq, err,
                          "--from=%s: variable expansion is not supported for --from; define "

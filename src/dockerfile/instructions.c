@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "parser-internal.h"
+#include "shell.h"
 
 #include "base/banned.h"
 
@@ -48,20 +49,19 @@ const char *kiln_df_kind_name(enum kiln_df_kind kind)
     return (size_t)kind < ELEMENTSOF(kinds) ? kinds[kind].name : "?";
 }
 
+int kiln_df__word_changes(const char *word, char escape, struct kiln_error **err)
+{
+    struct kiln_shell_options opt = {.escape = escape};
+    _cleanup_free_ char *out = NULL;
+    int r = kiln_shell_process_word(word, NULL, &opt, &out, NULL, err);
+    if (r < 0)
+        return r;
+    return strcmp(out, word) != 0;
+}
+
 bool kiln_df_word_expands(const char *word, char escape)
 {
-    for (const char *p = word; *p; p++) {
-        if (*p == '\'' || *p == '"' || *p == escape)
-            return true;
-        if (*p != '$')
-            continue;
-        /* `$` then a name, a digit, a special parameter or `{`: else literal. */
-        unsigned char c = (unsigned char)p[1];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '_' || c == '{' || c >= 0x80 || (c && strchr("@*#?-$!", c)))
-            return true;
-    }
-    return false;
+    return kiln_df__word_changes(word, escape, NULL) != 0;
 }
 
 static void from_release(struct kiln_df_from *f)

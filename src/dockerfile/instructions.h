@@ -302,9 +302,9 @@ void kiln_df_mount_free(struct kiln_df_mount *m);
 KILN_DEFINE_CLEANUP(struct kiln_df_mount, kiln_df_mount_free)
 
 /*
- * Whether shell-word processing would change `word` (it holds a variable,
- * a quote or the escape token). Conversion expands only such words; COPY
- * --from rejects them.
+ * Whether shell-word processing (with no variable set) would change `word`
+ * or fail on it: it holds a variable, a quote or the escape token.
+ * Conversion expands only such words; COPY --from rejects them.
  */
 bool kiln_df_word_expands(const char *word, char escape);
 
@@ -344,6 +344,13 @@ struct kiln_df__req {
 int kiln_df__flags_parse(const struct kiln_df__req *rq, const struct kiln_df__flag_spec *specs,
                          size_t n, struct kiln_df__flag *out, struct kiln_error **err);
 void kiln_df__flags_release(struct kiln_df__flag *flags, size_t n);
+
+/*
+ * BuildKit's ProcessWord of `word` over an empty environment: 1 when it
+ * changes the word, 0 when not, the lexer's error (KILN_E_INVALID or
+ * KILN_E_LIMIT) when it cannot process it.
+ */
+int kiln_df__word_changes(const char *word, char escape, struct kiln_error **err);
 
 /* Fails the instruction: "NAME: message" at its start line. Returns KILN_E_INVALID. */
 int kiln_df__fail(const struct kiln_df__req *rq, struct kiln_error **err, const char *fmt, ...)

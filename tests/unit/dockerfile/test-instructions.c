@@ -251,6 +251,8 @@ static void test_instructions__copy_from_variable(void **state)
         free(text);
         free(want);
     }
+    expect_error2("COPY --from=${x a b\n",
+                  "COPY: --from=${x: failed to process \"${x\": syntax error: missing '}'");
     const struct kiln_df_instruction *c = one("COPY --from=a$ a b\n");
     assert_string_equal(c->copy.from, "a$");
 }
