@@ -28,3 +28,12 @@
 
 /* Build context on disk: directory nesting the walk follows. */
 #define KILN_CONTEXT_DEPTH_MAX 512u
+
+/* Store (store/): largest blob the content store ingests when the caller names no smaller cap. */
+#define KILN_BLOB_MAX (64ull * 1024 * 1024 * 1024)
+/* Builder names, cache keys, pin names, media types, compressions kept in the store's db. */
+#define KILN_STORE_NAME_MAX 4096u
+/* Snapshot parent chain (overlayfs stacks at most 500 lower directories). */
+#define KILN_SNAPSHOT_CHAIN_MAX 500u
+/* Directory nesting a snapshot's size measurement follows (one open fd per level). */
+#define KILN_SNAPSHOT_DEPTH_MAX 256u
