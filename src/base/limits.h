@@ -37,3 +37,19 @@
 #define KILN_SNAPSHOT_CHAIN_MAX 500u
 /* Directory nesting a snapshot's size measurement follows (one open fd per level). */
 #define KILN_SNAPSHOT_DEPTH_MAX 256u
+
+/* Registry client (registry/): a WWW-Authenticate header, its challenges, one's parameters. */
+#define KILN_REGISTRY_CHALLENGE_MAX        (16u * 1024)
+#define KILN_REGISTRY_CHALLENGES_MAX       16u
+#define KILN_REGISTRY_CHALLENGE_PARAMS_MAX 32u
+/* A token server's answer, a registry's error body, a response header line. */
+#define KILN_REGISTRY_TOKEN_MAX      (1u * 1024 * 1024)
+#define KILN_REGISTRY_ERROR_BODY_MAX (64u * 1024)
+#define KILN_REGISTRY_HEADER_MAX     (16u * 1024)
+/* Docker's config.json, kiln's credentials.json, a credential helper's output. */
+#define KILN_REGISTRY_CREDENTIALS_MAX (1u * 1024 * 1024)
+/* Redirects one request follows; tokens one client caches (one per scope). */
+#define KILN_REGISTRY_REDIRECTS_MAX 5u
+#define KILN_REGISTRY_TOKENS_MAX    64u
+/* The largest chunk of a chunked upload (held in memory while it is sent). */
+#define KILN_REGISTRY_CHUNK_MAX (64u * 1024 * 1024)
