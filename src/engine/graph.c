@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * graph.c - build graph storage and vertex definitions (docs/internals/engine.md).
+ */
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+#include "base/banned.h"
+
+struct kiln_graph *kiln_graph_new(void)
+{
+    struct kiln_graph *g = kiln_xcalloc(1, sizeof(*g));
+    return g;
+}
+
+struct kiln_vertex *kiln_graph_add(struct kiln_graph *g, enum kiln_vertex_kind kind,
+                                   struct kiln_vertex *base, const char *name)
+{
+    KILN_GROW(g->v, g->alloc, g->n + 1);
+    struct kiln_vertex *v = kiln_xcalloc(1, sizeof(*v));
+    v->kind = kind;
+    v->index = g->n;
+    v->name = kiln_xstrdup(name ? name : "");
+    v->base = base;
+    if (kind == KILN_VERTEX_COPY) {
+        v->copy.sources = (struct kiln_strv)KILN_STRV_INIT;
+        v->copy.excludes = (struct kiln_strv)KILN_STRV_INIT;
+        v->copy.unpack = KILN_DF_UNSET;
+    } else if (kind == KILN_VERTEX_EXEC) {
+        v->exec.args = (struct kiln_strv)KILN_STRV_INIT;
+        v->exec.env = (struct kiln_strv)KILN_STRV_INIT;
+    }
+    g->v[g->n++] = v;
+    return v;
+}
+
+static void vertex_free(struct kiln_vertex *v)
+{
+    switch (v->kind) {
+    case KILN_VERTEX_IMAGE:
+        free(v->image.ref);
+        kiln_oci_platform_release(&v->image.platform);
+        break;
+    case KILN_VERTEX_COPY:
+        kiln_strv_release(&v->copy.sources);
+        for (size_t i = 0; i < v->copy.n_inline_files; i++) {
+            free(v->copy.inline_files[i].name);
+            free(v->copy.inline_files[i].data);
+        }
+        free(v->copy.inline_files);
+        free(v->copy.dest);
+        free(v->copy.chown);
+        free(v->copy.chmod);
+        free(v->copy.checksum);
+        kiln_strv_release(&v->copy.excludes);
+        break;
+    case KILN_VERTEX_MKDIR:
+        free(v->mkdir.path);
+        free(v->mkdir.user);
+        break;
+    case KILN_VERTEX_EXEC:
+        kiln_strv_release(&v->exec.args);
+        kiln_strv_release(&v->exec.env);
+        free(v->exec.cwd);
+        free(v->exec.user);
+        kiln_oci_platform_release(&v->exec.platform);
+        break;
+    }
+    free(v->name);
+    free(v);
+}
+
+void kiln_graph_free(struct kiln_graph *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        vertex_free(g->v[i]);
+    free(g->v);
+    json_decref(g->config);
+    kiln_oci_platform_release(&g->platform);
+    free(g);
+}
+
+static json_t *strv_json(const struct kiln_strv *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n; i++)
+        json_array_append_new(a, json_string(s->v[i]));
+    return a;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *platform_json(const struct kiln_oci_platform *p)
+{
+    char *s = kiln_oci_platform_format_all(p);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *copy_json(const struct kiln_vertex_copy *c)
+{
+    json_t *files = json_array();
+    for (size_t i = 0; i < c->n_inline_files; i++)
+        json_array_append_new(files, json_pack("{s:s, s:s}", "name", c->inline_files[i].name,
+                                               "data", c->inline_files[i].data));
+    return json_pack("{s:b, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:i}", "add",
+                     c->add, "from", (int)c->from_kind, "sources", strv_json(&c->sources),
+                     "inline", files, "dest", c->dest ? c->dest : "", "chown",
+                     str_or_null(c->chown), "chmod", str_or_null(c->chmod), "checksum",
+                     str_or_null(c->checksum), "excludes", strv_json(&c->excludes), "parents",
+                     c->parents, "link", c->link, "unpack", (int)c->unpack);
+}
+
+char *kiln_vertex_definition(const struct kiln_vertex *v)
+{
+    json_t *j = NULL;
+    switch (v->kind) {
+    case KILN_VERTEX_IMAGE:
+        j = json_pack("{s:s, s:s, s:o}", "op", "image", "ref", v->image.ref, "platform",
+                      platform_json(&v->image.platform));
+        break;
+    case KILN_VERTEX_COPY:
+        j = json_pack("{s:s, s:o}", "op", "copy", "copy", copy_json(&v->copy));
+        break;
+    case KILN_VERTEX_MKDIR:
+        j = json_pack("{s:s, s:s, s:s}", "op", "mkdir", "path", v->mkdir.path, "user",
+                      v->mkdir.user ? v->mkdir.user : "");
+        break;
+    case KILN_VERTEX_EXEC:
+        j = json_pack("{s:s, s:o, s:o, s:s, s:s, s:o, s:i, s:i}", "op", "exec", "args",
+                      strv_json(&v->exec.args), "env", strv_json(&v->exec.env), "cwd",
+                      v->exec.cwd ? v->exec.cwd : "/", "user", v->exec.user ? v->exec.user : "",
+                      "platform", platform_json(&v->exec.platform), "network",
+                      v->exec.run ? (int)v->exec.run->network : 0, "security",
+                      v->exec.run ? (int)v->exec.run->security : 0);
+        break;
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    if (!s)
+        abort();
+    return s;
+}
