@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "commands.h"
+#include "context/read-dockerfile.h"
 #include "df-json.h"
 #include "dockerfile/parser.h"
 
@@ -27,39 +28,6 @@ void kiln_cmd_debug_help(void)
            "options:\n"
            "  --json    print the typed instructions (flags and arguments checked) as JSON\n\n"
            "exit codes: 0 parsed, 1 invalid Dockerfile (the error is on stderr), 2 usage\n");
-}
-
-static int read_all(int fd, struct kiln_buf *out, struct kiln_error **err)
-{
-    for (;;) {
-        int r = kiln_buf_grow(out, 65536);
-        if (r < 0)
-            r = kiln_buf_grow(out, 1);
-        if (r < 0) /* the buffer holds one byte more than a Dockerfile may */
-            return kiln_error_set(err, KILN_E_LIMIT,
-                                  "the file is larger than a Dockerfile may be (at most %u MiB)",
-                                  KILN_DOCKERFILE_MAX / (1024 * 1024));
-        ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_error_set_errno(err, -errno, "read");
-        }
-        if (n == 0)
-            return 0;
-        out->len += (size_t)n;
-        out->buf[out->len] = '\0';
-    }
-}
-
-static int load(const char *path, struct kiln_buf *out, struct kiln_error **err)
-{
-    if (strcmp(path, "-") == 0)
-        return read_all(STDIN_FILENO, out, err);
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_error_set_errno(err, -errno, "open");
-    return read_all(fd, out, err);
 }
 
 static int report(const char *path, struct kiln_error *e, int r)
@@ -102,7 +70,7 @@ static int debug_parse(int argc, char **argv)
     _cleanup_buf_ struct kiln_buf text = KILN_BUF_INIT(KILN_DOCKERFILE_MAX + 1);
     _cleanup_(kiln_error_freep) struct kiln_error *e = NULL;
     _cleanup_(kiln_df_ast_freep) struct kiln_df_ast *ast = NULL;
-    int r = load(path, &text, &e);
+    int r = kiln_context_read_dockerfile(path, &text, &e);
     if (r >= 0)
         r = kiln_df_parse(text.buf, text.len, &ast, &e);
     if (r < 0)

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * image-export.c - layers, config and manifest of a built state
+ * (docs/internals/engine.md, "Export").
+ */
+#include "image-export.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "store/content.h"
+#include "store/snapshot.h"
+
+#include "base/banned.h"
+
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_CONFIG   "application/vnd.oci.image.config.v1+json"
+#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+/* Threads computing layers at once (the compressor itself uses every core). */
+#define LAYER_WORKERS 2u
+
+void kiln_image_release(struct kiln_image *img)
+{
+    free(img->layers);
+    *img = (struct kiln_image){0};
+}
+
+json_t *kiln_image_descriptor(const struct kiln_image *img)
+{
+    return json_pack("{s:s, s:s, s:I}", "mediaType", img->media_type, "digest", img->digest,
+                     "size", (json_int_t)img->size);
+}
+
+/* The snapshot ids of top's chain, base first. */
+static int chain_ids(struct kiln_store *s, const char *top, char (**ret)[KILN_SNAPSHOT_ID_SIZE],
+                     size_t *ret_n, struct kiln_error **err)
+{
+    char (*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
+    size_t n = 0, alloc = 0;
+    char cur[KILN_SNAPSHOT_ID_SIZE];
+    snprintf(cur, sizeof(cur), "%s", top ? top : "");
+    while (*cur) {
+        struct kiln_snapshot_info info;
+        int r = kiln_snapshot_stat(s, cur, &info, err);
+        if (r < 0) {
+            free(ids);
+            return r;
+        }
+        KILN_GROW(ids, alloc, n + 1);
+        memcpy(ids[n++], cur, sizeof(cur));
+        memcpy(cur, info.parent, sizeof(cur));
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        char t[KILN_SNAPSHOT_ID_SIZE];
+        memcpy(t, ids[i], sizeof(t));
+        memcpy(ids[i], ids[n - 1 - i], sizeof(t));
+        memcpy(ids[n - 1 - i], t, sizeof(t));
+    }
+    *ret = ids;
+    *ret_n = n;
+    return 0;
+}
+
+struct layer_jobs {
+    const char *dir, *builder;
+    const char (*ids)[KILN_SNAPSHOT_ID_SIZE];
+    const struct kiln_image_export_opts *o;
+    struct kiln_layer_blob *out;
+    bool *todo;
+    size_t n, next;
+    pthread_mutex_t lock;
+    int code;
+    struct kiln_error *error;
+};
+
+static void *layer_worker(void *arg)
+{
+    struct layer_jobs *j = arg;
+    struct kiln_store *s = NULL;
+    struct kiln_lease *lease = NULL;
+    struct kiln_error *error = NULL;
+    int r = kiln_store_open(j->dir, &s, &error);
+    if (r >= 0)
+        r = kiln_store_lease_new(s, &lease, &error);
+    struct kiln_oci_layer_opts lo = {.compression = j->o->compression, .level = j->o->level,
+                                     .has_epoch = false,
+                                     .docker_media_type = j->o->docker_media_types};
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next;
+        while (i < j->n && !j->todo[i])
+            i++;
+        j->next = i + 1;
+        bool stop = r < 0 || j->code < 0 || i >= j->n;
+        pthread_mutex_unlock(&j->lock);
+        if (stop)
+            break;
+        r = kiln_layer_compute(s, lease, j->builder, j->ids[i], &lo, &j->out[i], &error);
+    }
+    pthread_mutex_lock(&j->lock);
+    if (r < 0 && j->code == 0) {
+        j->code = r;
+        j->error = error;
+        error = NULL;
+    }
+    pthread_mutex_unlock(&j->lock);
+    kiln_error_free(error);
+    kiln_lease_free(lease);
+    kiln_store_close(s);
+    return NULL;
+}
+
+/* Fills img->layers: remembered blobs, the rest computed on parallel workers. */
+static int export_layers(struct kiln_store *s, const char *builder, const char *top,
+                         const struct kiln_image_export_opts *o, struct kiln_image *img,
+                         struct kiln_error **err)
+{
+    _cleanup_free_ char (*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
+    size_t n = 0;
+    int r = chain_ids(s, top, &ids, &n, err);
+    if (r < 0)
+        return r;
+    img->layers = kiln_xcalloc(n ? n : 1, sizeof(*img->layers));
+    img->n_layers = n;
+    _cleanup_free_ bool *todo = kiln_xcalloc(n ? n : 1, sizeof(*todo));
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        r = kiln_layer_lookup(s, builder, ids[i], o->compression, o->force_compression,
+                              &img->layers[i], err);
+        if (r < 0)
+            return r;
+        todo[i] = r == 0;
+        missing += r == 0;
+    }
+    if (!missing)
+        return 0;
+    struct layer_jobs j = {.dir = kiln_store_dir(s), .builder = builder,
+                           .ids = (const char(*)[KILN_SNAPSHOT_ID_SIZE])ids, .o = o,
+                           .out = img->layers, .todo = todo, .n = n};
+    pthread_mutex_init(&j.lock, NULL);
+    unsigned workers = missing < LAYER_WORKERS ? (unsigned)missing : LAYER_WORKERS;
+    pthread_t t[LAYER_WORKERS];
+    unsigned started = 0;
+    for (; started < workers; started++)
+        if (pthread_create(&t[started], NULL, layer_worker, &j) != 0)
+            break;
+    if (started == 0)
+        layer_worker(&j);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    pthread_mutex_destroy(&j.lock);
+    if (j.code < 0) {
+        if (err && !*err)
+            *err = j.error;
+        else
+            kiln_error_free(j.error);
+    }
+    return j.code;
+}
+
+/* Go's RFC3339Nano of a UTC time. */
+static void format_time(int64_t ns, char out[64])
+{
+    time_t sec = (time_t)(ns / 1000000000);
+    long frac = (long)(ns % 1000000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (frac) {
+        char f[16];
+        snprintf(f, sizeof(f), ".%09ld", frac);
+        size_t k = strlen(f);
+        while (f[k - 1] == '0')
+            f[--k] = '\0';
+        snprintf(out + n, 64 - n, "%sZ", f);
+    } else {
+        snprintf(out + n, 64 - n, "Z");
+    }
+}
+
+static json_t *make_config(const struct kiln_graph *g, const struct kiln_image *img,
+                           const struct kiln_image_export_opts *o)
+{
+    json_t *c = g->config ? json_deep_copy(g->config) : json_object();
+    json_t *ids = json_array();
+    for (size_t i = 0; i < img->n_layers; i++)
+        json_array_append_new(ids, json_string(img->layers[i].diff_id));
+    json_object_set_new(c, "rootfs", json_pack("{s:s, s:o}", "type", "layers", "diff_ids", ids));
+    char now[64];
+    format_time(o->has_epoch ? o->epoch * 1000000000 : o->now_ns, now);
+    json_t *hist = json_object_get(c, "history");
+    size_t i;
+    json_t *h;
+    json_array_foreach(hist, i, h)
+    {
+        if (!json_object_get(h, "created"))
+            json_object_set_new(h, "created", json_string(now));
+    }
+    json_t *last = json_array_get(hist, json_array_size(hist) - 1);
+    json_t *created = last ? json_object_get(last, "created") : NULL;
+    json_object_set_new(c, "created", created ? json_incref(created) : json_string(now));
+    return c;
+}
+
+static int put_json(struct kiln_store *s, struct kiln_lease *lease, json_t *j, size_t flags,
+                    const char *media_type, char digest[KILN_OCI_DIGEST_MAX], uint64_t *size,
+                    struct kiln_error **err)
+{
+    char *text = json_dumps(j, flags);
+    if (!text)
+        return kiln_error_set(err, -ENOMEM, "cannot encode %s", media_type);
+    size_t len = strlen(text);
+    struct kiln_content_expect e = {.size = (int64_t)len, .media_type = media_type};
+    int r = kiln_content_put(s, &e, lease, text, len, digest, err);
+    free(text);
+    *size = len;
+    return r;
+}
+
+static json_t *make_manifest(const struct kiln_image *img, bool docker)
+{
+    json_t *layers = json_array();
+    for (size_t i = 0; i < img->n_layers; i++) {
+        const struct kiln_layer_blob *b = &img->layers[i];
+        const char *mt = kiln_oci_compression_media_type(b->compression, docker);
+        if (!mt) /* zstd has no Docker media type: BuildKit writes the OCI one */
+            mt = kiln_oci_compression_media_type(b->compression, false);
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest",
+                                                b->digest, "size", (json_int_t)b->size));
+    }
+    return json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
+                     img->media_type, "config", "mediaType", img->config_media_type, "digest",
+                     img->config_digest, "size", (json_int_t)img->config_size, "layers", layers);
+}
+
+int kiln_image_export(struct kiln_store *s, struct kiln_lease *lease, const char *builder,
+                      const struct kiln_graph *g, const char *top,
+                      const struct kiln_image_export_opts *o, struct kiln_progress *p,
+                      const char *pid, struct kiln_image *ret, struct kiln_error **err)
+{
+    *ret = (struct kiln_image){0};
+    ret->media_type = o->docker_media_types ? DOCKER_MANIFEST : OCI_MANIFEST;
+    ret->config_media_type = o->docker_media_types ? DOCKER_CONFIG : OCI_CONFIG;
+    kiln_progress_status(p, pid, "exporting layers", 0, 0, false);
+    int r = export_layers(s, builder, top, o, ret, err);
+    if (r < 0)
+        goto fail;
+    kiln_progress_status(p, pid, "exporting layers", 0, 0, true);
+    json_t *config = make_config(g, ret, o);
+    r = put_json(s, lease, config, JSON_COMPACT | JSON_SORT_KEYS, ret->config_media_type,
+                 ret->config_digest, &ret->config_size, err);
+    json_decref(config);
+    if (r < 0)
+        goto fail;
+    json_t *manifest = make_manifest(ret, o->docker_media_types);
+    r = put_json(s, lease, manifest, JSON_INDENT(2), ret->media_type, ret->digest, &ret->size,
+                 err);
+    json_decref(manifest);
+    if (r < 0)
+        goto fail;
+    _cleanup_free_ char *m = kiln_xasprintf("exporting manifest %s", ret->digest);
+    _cleanup_free_ char *c = kiln_xasprintf("exporting config %s", ret->config_digest);
+    kiln_progress_status(p, pid, m, 0, 0, true);
+    kiln_progress_status(p, pid, c, 0, 0, true);
+    return 0;
+fail:
+    kiln_image_release(ret);
+    return r;
+}

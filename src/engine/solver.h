@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * solver.h - runs a build graph: a cache key per vertex from its definition,
+ * its inputs' keys and the content it reads; a cache hit reuses the recorded
+ * snapshot, a miss runs the op (op-*.c) and records the result. Independent
+ * vertices run on parallel workers; two builds needing one key compute it
+ * once (the store's single flight).
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "context/walk.h"
+#include "graph.h"
+#include "progress.h"
+#include "resolve.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+
+struct kiln_hash_cache;
+
+/* What a vertex produced. */
+struct kiln_solve_result {
+    char key[KILN_OCI_DIGEST_MAX];         /* its cache key */
+    char snapshot[KILN_SNAPSHOT_ID_SIZE];  /* the top snapshot of its state; "" for scratch */
+    bool cached;
+};
+
+struct kiln_solver {
+    const char *data_dir;
+    const char *builder;      /* cache namespace */
+    struct kiln_progress *progress;
+    const struct kiln_graph *graph;
+    const char *context_dir;  /* the build context */
+    const struct kiln_walk_filter *context_filter;
+    struct kiln_hash_cache *hashes; /* of the context, may be NULL */
+    const char *tmp_dir;      /* private scratch space of the build */
+    struct kiln_resolver *resolver; /* images resolved during conversion */
+    bool pull;                /* --pull: fetch image layers even when cached */
+    unsigned workers;         /* 0: 4 */
+    struct kiln_solve_result *results; /* graph->n entries, filled by kiln_solve() */
+};
+
+/* Solves every vertex of sv->graph into sv->results. Errors: the failing op's, wrapped with its name. */
+int kiln_solve(struct kiln_solver *sv, struct kiln_error **err);
+
+/* Per worker: a store handle of its own and a lease for what it creates. */
+struct kiln_op_ctx {
+    struct kiln_solver *sv;
+    struct kiln_store *store;
+    struct kiln_lease *lease;
+    const char *progress_id; /* the vertex's id for progress events */
+};
+
+/* The key of v: sha256 over its definition, its inputs' keys and `content` ("" when none). */
+void kiln_solve_key(const struct kiln_vertex *v, const char *base_key, const char *from_key,
+                    const char *content, char ret[KILN_OCI_DIGEST_MAX]);
+
+/* The content digest a vertex reads besides its inputs ("" when none): the context's for COPY. */
+int kiln_op_content(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
+                    char ret[KILN_OCI_DIGEST_MAX], struct kiln_error **err);
+
+/* Ops: each makes the vertex's state and returns its committed top snapshot in ret_snapshot. */
+int kiln_op_image(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
+                  char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err);
+int kiln_op_file(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
+                 const char *from, char ret_snapshot[KILN_SNAPSHOT_ID_SIZE],
+                 struct kiln_error **err);
+int kiln_op_exec(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
+                 char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err);
