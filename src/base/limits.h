@@ -53,3 +53,12 @@
 #define KILN_REGISTRY_TOKENS_MAX    64u
 /* The largest chunk of a chunked upload (held in memory while it is sent). */
 #define KILN_REGISTRY_CHUNK_MAX (64u * 1024 * 1024)
+
+/* Layers (oci/): bytes of one uncompressed layer tar, its entries, one PAX extended header. */
+#define KILN_LAYER_SIZE_MAX    (64ull * 1024 * 1024 * 1024)
+#define KILN_LAYER_ENTRIES_MAX 2000000u
+#define KILN_LAYER_PAX_MAX     (1u * 1024 * 1024)
+/* A layer entry's path (PATH_MAX), one of its components (NAME_MAX), its nesting. */
+#define KILN_LAYER_NAME_MAX      4096u
+#define KILN_LAYER_COMPONENT_MAX 255u
+#define KILN_LAYER_DEPTH_MAX     512u
