@@ -9,6 +9,9 @@
 #include "base/banned.h"
 
 static const struct kiln_command commands[] = {
+        {"build", "build an image from a Dockerfile", kiln_cmd_build, kiln_cmd_build_help},
+        {"du", "show the disk the build cache takes", kiln_cmd_du, kiln_cmd_du_help},
+        {"prune", "remove build cache", kiln_cmd_prune, kiln_cmd_prune_help},
         {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
 };
 

@@ -23,5 +23,11 @@ struct kiln_command {
 const struct kiln_command *kiln_command_find(const char *name);
 void kiln_commands_usage(void);
 
+int kiln_cmd_build(int argc, char **argv);
+void kiln_cmd_build_help(void);
+int kiln_cmd_du(int argc, char **argv);
+void kiln_cmd_du_help(void);
+int kiln_cmd_prune(int argc, char **argv);
+void kiln_cmd_prune_help(void);
 int kiln_cmd_debug(int argc, char **argv);
 void kiln_cmd_debug_help(void);

@@ -34,35 +34,35 @@ enum kiln_output_type {
 
 struct kiln_build_output {
     enum kiln_output_type type;
-    char *dest;             /* a path, "-" for stdout; NULL when not given */
-    struct kiln_strv names; /* name=, split on ','; the tags (-t) when empty */
-    bool push;              /* image: push every name */
+    char *dest;                            /* a path, "-" for stdout; NULL when not given */
+    struct kiln_strv names;                /* name=, split on ','; the tags (-t) when empty */
+    bool push;                             /* image: push every name */
     enum kiln_oci_compression compression; /* default gzip */
-    int compression_level;  /* KILN_OCI_LEVEL_DEFAULT */
+    int compression_level;                 /* KILN_OCI_LEVEL_DEFAULT */
     bool force_compression;
     enum kiln_df_tristate oci_mediatypes; /* unset: OCI (docker output: Docker's) */
 };
 
 struct kiln_build_request {
     char *context_dir;
-    char *dockerfile;         /* path of the Dockerfile; NULL: CONTEXT/Dockerfile; "-": stdin text */
-    char *dockerfile_text;    /* when given, the Dockerfile itself (stdin) */
-    struct kiln_strv tags;    /* -t, as given */
+    char *dockerfile;      /* path of the Dockerfile; NULL: CONTEXT/Dockerfile; "-": stdin text */
+    char *dockerfile_text; /* when given, the Dockerfile itself (stdin) */
+    struct kiln_strv tags; /* -t, as given */
     struct kiln_strv build_args; /* "K=V", values already taken from the environment for K alone */
-    struct kiln_strv labels;  /* "K=V" */
-    char *target;             /* NULL: the last stage */
-    struct kiln_strv platforms; /* "linux/amd64"; empty: the host's */
+    struct kiln_strv labels;     /* "K=V" */
+    char *target;                /* NULL: the last stage */
+    struct kiln_strv platforms;  /* "linux/amd64"; empty: the host's */
     struct kiln_build_output *outputs;
-    size_t n_outputs;         /* 0: cache only, with a warning when there are tags */
+    size_t n_outputs; /* 0: cache only, with a warning when there are tags */
     bool no_cache;
     bool pull;
-    bool has_epoch;           /* SOURCE_DATE_EPOCH (build arg or environment) */
+    bool has_epoch; /* SOURCE_DATE_EPOCH (build arg or environment) */
     int64_t epoch;
-    char *builder;            /* cache namespace: "local" for the local driver */
+    char *builder; /* cache namespace: "local" for the local driver */
 };
 
 struct kiln_build_env {
-    const char *data_dir;        /* the store: $KILN_DATA_DIR */
+    const char *data_dir; /* the store: $KILN_DATA_DIR */
     struct kiln_progress *progress;
     const char *const *insecure; /* registries spoken to over plain HTTP (NULL-terminated) */
     const char *docker_socket;   /* for --load; NULL: /var/run/docker.sock */

@@ -33,13 +33,13 @@ typedef int kiln_resolve_image_fn(void *userdata, const char *ref,
                                   json_t **ret_config, struct kiln_error **err);
 
 struct kiln_convert_opts {
-    const char *target;          /* stage name, or NULL/"" for the last stage */
+    const char *target;                 /* stage name, or NULL/"" for the last stage */
     const struct kiln_strv *build_args; /* "K=V" (--build-arg; K alone resolved by the caller) */
     const struct kiln_strv *labels;     /* "K=V" (--label): added to the target's config */
     const struct kiln_oci_platform *platform;       /* target platform; NULL: the build platform */
     const struct kiln_oci_platform *build_platform; /* the host's */
-    bool multi_platform;         /* prefix progress names with the platform */
-    bool no_cache;               /* mark every vertex no_cache */
+    bool multi_platform;                            /* prefix progress names with the platform */
+    bool no_cache;                                  /* mark every vertex no_cache */
     kiln_resolve_image_fn *resolve;
     void *resolve_userdata;
 };

@@ -113,12 +113,12 @@ static json_t *copy_json(const struct kiln_vertex_copy *c)
     for (size_t i = 0; i < c->n_inline_files; i++)
         json_array_append_new(files, json_pack("{s:s, s:s}", "name", c->inline_files[i].name,
                                                "data", c->inline_files[i].data));
-    return json_pack("{s:b, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:i}", "add",
-                     c->add, "from", (int)c->from_kind, "sources", strv_json(&c->sources),
-                     "inline", files, "dest", c->dest ? c->dest : "", "chown",
-                     str_or_null(c->chown), "chmod", str_or_null(c->chmod), "checksum",
-                     str_or_null(c->checksum), "excludes", strv_json(&c->excludes), "parents",
-                     c->parents, "link", c->link, "unpack", (int)c->unpack);
+    return json_pack("{s:b, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:i}", "add", c->add,
+                     "from", (int)c->from_kind, "sources", strv_json(&c->sources), "inline", files,
+                     "dest", c->dest ? c->dest : "", "chown", str_or_null(c->chown), "chmod",
+                     str_or_null(c->chmod), "checksum", str_or_null(c->checksum), "excludes",
+                     strv_json(&c->excludes), "parents", c->parents, "link", c->link, "unpack",
+                     (int)c->unpack);
 }
 
 char *kiln_vertex_definition(const struct kiln_vertex *v)

@@ -54,16 +54,16 @@ struct kiln_inline_file {
 };
 
 struct kiln_vertex_copy {
-    bool add;                 /* ADD: local archives unpack, http(s) sources download */
+    bool add; /* ADD: local archives unpack, http(s) sources download */
     enum kiln_copy_from from_kind;
     struct kiln_vertex *from; /* KILN_COPY_FROM_STATE */
     struct kiln_strv sources; /* as written after expansion: "src/x.c", "https://..." */
     struct kiln_inline_file *inline_files;
     size_t n_inline_files;
-    char *dest;               /* absolute, cleaned, a trailing '/' kept when given */
-    char *chown;              /* "user[:group]" as given, NULL when not given */
-    char *chmod;              /* octal or symbolic, NULL when not given */
-    char *checksum;           /* ADD --checksum, NULL when not given */
+    char *dest;     /* absolute, cleaned, a trailing '/' kept when given */
+    char *chown;    /* "user[:group]" as given, NULL when not given */
+    char *chmod;    /* octal or symbolic, NULL when not given */
+    char *checksum; /* ADD --checksum, NULL when not given */
     struct kiln_strv excludes;
     bool parents;
     bool link;
@@ -76,10 +76,10 @@ struct kiln_vertex_mkdir {
 };
 
 struct kiln_vertex_exec {
-    struct kiln_strv args;  /* argv, SHELL already prepended for the shell form */
-    struct kiln_strv env;   /* "K=V": image ENV, then the ARGs in scope */
-    char *cwd;              /* absolute */
-    char *user;             /* "" for root */
+    struct kiln_strv args;         /* argv, SHELL already prepended for the shell form */
+    struct kiln_strv env;          /* "K=V": image ENV, then the ARGs in scope */
+    char *cwd;                     /* absolute */
+    char *user;                    /* "" for root */
     const struct kiln_df_run *run; /* mounts, network, security: the parsed Dockerfile's */
     struct kiln_oci_platform platform;
 };

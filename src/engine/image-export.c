@@ -18,8 +18,8 @@
 
 #include "base/banned.h"
 
-#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define OCI_CONFIG   "application/vnd.oci.image.config.v1+json"
+#define OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
 #define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
 /* Threads computing layers at once (the compressor itself uses every core). */
@@ -33,15 +33,15 @@ void kiln_image_release(struct kiln_image *img)
 
 json_t *kiln_image_descriptor(const struct kiln_image *img)
 {
-    return json_pack("{s:s, s:s, s:I}", "mediaType", img->media_type, "digest", img->digest,
-                     "size", (json_int_t)img->size);
+    return json_pack("{s:s, s:s, s:I}", "mediaType", img->media_type, "digest", img->digest, "size",
+                     (json_int_t)img->size);
 }
 
 /* The snapshot ids of top's chain, base first. */
 static int chain_ids(struct kiln_store *s, const char *top, char (**ret)[KILN_SNAPSHOT_ID_SIZE],
                      size_t *ret_n, struct kiln_error **err)
 {
-    char (*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
+    char(*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
     size_t n = 0, alloc = 0;
     char cur[KILN_SNAPSHOT_ID_SIZE];
     snprintf(cur, sizeof(cur), "%s", top ? top : "");
@@ -88,8 +88,10 @@ static void *layer_worker(void *arg)
     int r = kiln_store_open(j->dir, &s, &error);
     if (r >= 0)
         r = kiln_store_lease_new(s, &lease, &error);
-    struct kiln_oci_layer_opts lo = {.compression = j->o->compression, .level = j->o->level,
-                                     .has_epoch = false,
+    struct kiln_oci_layer_opts lo = {.compression = j->o->compression,
+                                     .level = j->o->level,
+                                     .has_epoch = j->o->has_epoch,
+                                     .epoch = j->o->epoch,
                                      .docker_media_type = j->o->docker_media_types};
     for (;;) {
         pthread_mutex_lock(&j->lock);
@@ -121,7 +123,7 @@ static int export_layers(struct kiln_store *s, const char *builder, const char *
                          const struct kiln_image_export_opts *o, struct kiln_image *img,
                          struct kiln_error **err)
 {
-    _cleanup_free_ char (*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
+    _cleanup_free_ char(*ids)[KILN_SNAPSHOT_ID_SIZE] = NULL;
     size_t n = 0;
     int r = chain_ids(s, top, &ids, &n, err);
     if (r < 0)
@@ -131,7 +133,8 @@ static int export_layers(struct kiln_store *s, const char *builder, const char *
     _cleanup_free_ bool *todo = kiln_xcalloc(n ? n : 1, sizeof(*todo));
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
-        r = kiln_layer_lookup(s, builder, ids[i], o->compression, o->force_compression,
+        struct kiln_layer_epoch e = {.has_epoch = o->has_epoch, .epoch = o->epoch};
+        r = kiln_layer_lookup(s, builder, ids[i], o->compression, o->force_compression, &e,
                               &img->layers[i], err);
         if (r < 0)
             return r;
@@ -140,9 +143,13 @@ static int export_layers(struct kiln_store *s, const char *builder, const char *
     }
     if (!missing)
         return 0;
-    struct layer_jobs j = {.dir = kiln_store_dir(s), .builder = builder,
-                           .ids = (const char(*)[KILN_SNAPSHOT_ID_SIZE])ids, .o = o,
-                           .out = img->layers, .todo = todo, .n = n};
+    struct layer_jobs j = {.dir = kiln_store_dir(s),
+                           .builder = builder,
+                           .ids = (const char(*)[KILN_SNAPSHOT_ID_SIZE])ids,
+                           .o = o,
+                           .out = img->layers,
+                           .todo = todo,
+                           .n = n};
     pthread_mutex_init(&j.lock, NULL);
     unsigned workers = missing < LAYER_WORKERS ? (unsigned)missing : LAYER_WORKERS;
     pthread_t t[LAYER_WORKERS];
@@ -197,8 +204,7 @@ static json_t *make_config(const struct kiln_graph *g, const struct kiln_image *
     json_t *hist = json_object_get(c, "history");
     size_t i;
     json_t *h;
-    json_array_foreach(hist, i, h)
-    {
+    json_array_foreach (hist, i, h) {
         if (!json_object_get(h, "created"))
             json_object_set_new(h, "created", json_string(now));
     }
@@ -259,8 +265,7 @@ int kiln_image_export(struct kiln_store *s, struct kiln_lease *lease, const char
     if (r < 0)
         goto fail;
     json_t *manifest = make_manifest(ret, o->docker_media_types);
-    r = put_json(s, lease, manifest, JSON_INDENT(2), ret->media_type, ret->digest, &ret->size,
-                 err);
+    r = put_json(s, lease, manifest, JSON_INDENT(2), ret->media_type, ret->digest, &ret->size, err);
     json_decref(manifest);
     if (r < 0)
         goto fail;

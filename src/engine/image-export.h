@@ -23,7 +23,7 @@ struct kiln_image_export_opts {
     bool docker_media_types; /* Docker schema 2 instead of OCI */
     bool has_epoch;          /* SOURCE_DATE_EPOCH */
     int64_t epoch;
-    int64_t now_ns;          /* the time the new history entries get (without epoch) */
+    int64_t now_ns; /* the time the new history entries get (without epoch) */
 };
 
 struct kiln_image {
@@ -32,7 +32,7 @@ struct kiln_image {
     uint64_t size;
     char config_digest[KILN_OCI_DIGEST_MAX];
     uint64_t config_size;
-    const char *config_media_type;    /* static */
+    const char *config_media_type; /* static */
     struct kiln_layer_blob *layers;
     size_t n_layers;
 };

@@ -26,9 +26,19 @@ void kiln_layer_chain_id(const char *prev, const char *diff_id, char ret[KILN_OC
     kiln_oci_digest_bytes(KILN_OCI_SHA256, s, strlen(s), ret, NULL);
 }
 
-static char *blob_key(const char *snap, enum kiln_oci_compression c)
+/*
+ * A pulled layer's blob is the image's, whatever the export asks;
+ * a built layer's depends on the epoch its times were clamped to.
+ */
+static char *blob_key(const char *snap, enum kiln_oci_compression c,
+                      const struct kiln_layer_epoch *e)
 {
-    return kiln_xasprintf("layer-blob:%s:%s", snap, kiln_oci_compression_name(c));
+    if (!e)
+        return kiln_xasprintf("layer-blob:%s:%s", snap, kiln_oci_compression_name(c));
+    if (!e->has_epoch)
+        return kiln_xasprintf("layer-blob:%s:%s:built", snap, kiln_oci_compression_name(c));
+    return kiln_xasprintf("layer-blob:%s:%s:built:%lld", snap, kiln_oci_compression_name(c),
+                          (long long)e->epoch);
 }
 
 static enum kiln_oci_compression media_compression(const char *mt)
@@ -43,15 +53,20 @@ static enum kiln_oci_compression media_compression(const char *mt)
 }
 
 static int remember(struct kiln_store *s, const char *builder, const char *snap,
-                    const struct kiln_layer_blob *b, struct kiln_error **err)
+                    const struct kiln_layer_blob *b, const struct kiln_layer_epoch *e,
+                    struct kiln_error **err)
 {
-    _cleanup_free_ char *key = blob_key(snap, b->compression);
+    _cleanup_free_ char *key = blob_key(snap, b->compression, e);
     const char *comp = kiln_oci_compression_name(b->compression);
     const char *dg = b->digest;
-    struct kiln_cache_entry e = {.builder = builder, .key = key, .diff_id = b->diff_id,
-                                 .compressions = &comp, .digests = &dg, .n_blobs = 1};
+    struct kiln_cache_entry ce = {.builder = builder,
+                                  .key = key,
+                                  .diff_id = b->diff_id,
+                                  .compressions = &comp,
+                                  .digests = &dg,
+                                  .n_blobs = 1};
     int64_t id;
-    int r = kiln_cache_insert(s, &e, &id, err);
+    int r = kiln_cache_insert(s, &ce, &id, err);
     return r < 0 ? r : 0;
 }
 
@@ -63,14 +78,14 @@ int kiln_layer_remember(struct kiln_store *s, const char *builder, const char *s
                                 .compression = media_compression(blob->media_type)};
     snprintf(b.diff_id, sizeof(b.diff_id), "%s", diff_id);
     snprintf(b.digest, sizeof(b.digest), "%s", blob->digest);
-    return remember(s, builder, snap, &b, err);
+    return remember(s, builder, snap, &b, NULL, err);
 }
 
 static int lookup_one(struct kiln_store *s, const char *builder, const char *snap,
-                      enum kiln_oci_compression c, struct kiln_layer_blob *ret,
-                      struct kiln_error **err)
+                      enum kiln_oci_compression c, const struct kiln_layer_epoch *e,
+                      struct kiln_layer_blob *ret, struct kiln_error **err)
 {
-    _cleanup_free_ char *key = blob_key(snap, c);
+    _cleanup_free_ char *key = blob_key(snap, c, e);
     _cleanup_(kiln_cache_record_freep) struct kiln_cache_record *rec = NULL;
     int r = kiln_cache_lookup(s, builder, key, &rec, err);
     if (r <= 0)
@@ -87,15 +102,20 @@ static int lookup_one(struct kiln_store *s, const char *builder, const char *sna
 }
 
 int kiln_layer_lookup(struct kiln_store *s, const char *builder, const char *snap,
-                      enum kiln_oci_compression want, bool force, struct kiln_layer_blob *ret,
-                      struct kiln_error **err)
+                      enum kiln_oci_compression want, bool force, const struct kiln_layer_epoch *e,
+                      struct kiln_layer_blob *ret, struct kiln_error **err)
 {
-    int r = lookup_one(s, builder, snap, want, ret, err);
+    int r = lookup_one(s, builder, snap, want, NULL, ret, err);
+    if (r == 0)
+        r = lookup_one(s, builder, snap, want, e, ret, err);
     static const enum kiln_oci_compression all[] = {
-        KILN_OCI_COMPRESSION_GZIP, KILN_OCI_COMPRESSION_ZSTD, KILN_OCI_COMPRESSION_NONE};
+            KILN_OCI_COMPRESSION_GZIP, KILN_OCI_COMPRESSION_ZSTD, KILN_OCI_COMPRESSION_NONE};
     for (size_t i = 0; r == 0 && !force && i < sizeof(all) / sizeof(*all); i++)
-        if (all[i] != want)
-            r = lookup_one(s, builder, snap, all[i], ret, err);
+        if (all[i] != want) {
+            r = lookup_one(s, builder, snap, all[i], NULL, ret, err);
+            if (r == 0)
+                r = lookup_one(s, builder, snap, all[i], e, ret, err);
+        }
     return r;
 }
 
@@ -134,5 +154,6 @@ int kiln_layer_compute(struct kiln_store *s, struct kiln_lease *lease, const cha
     *ret = (struct kiln_layer_blob){.size = l.size, .compression = o->compression};
     snprintf(ret->diff_id, sizeof(ret->diff_id), "%s", l.diff_id);
     snprintf(ret->digest, sizeof(ret->digest), "%s", l.digest);
-    return remember(s, builder, snap, ret, err);
+    struct kiln_layer_epoch ep = {.has_epoch = o->has_epoch, .epoch = o->epoch};
+    return remember(s, builder, snap, ret, &ep, err);
 }

@@ -24,6 +24,12 @@ struct kiln_layer_blob {
     enum kiln_oci_compression compression;
 };
 
+/* The SOURCE_DATE_EPOCH a built layer's times are clamped to. */
+struct kiln_layer_epoch {
+    bool has_epoch;
+    int64_t epoch;
+};
+
 /* The chain id after `prev` ("" for the first layer) and diff_id. ret may be prev. */
 void kiln_layer_chain_id(const char *prev, const char *diff_id, char ret[KILN_OCI_DIGEST_MAX]);
 
@@ -34,11 +40,12 @@ int kiln_layer_remember(struct kiln_store *s, const char *builder, const char *s
 
 /*
  * The blob of snapshot snap with compression `want`, or with any compression
- * unless `force`. Returns 1 and *ret, or 0 when none is remembered.
+ * unless `force`: the pulled one, or the one built with epoch e. Returns 1 and *ret, or 0 when none
+ * is remembered.
  */
 int kiln_layer_lookup(struct kiln_store *s, const char *builder, const char *snap,
-                      enum kiln_oci_compression want, bool force, struct kiln_layer_blob *ret,
-                      struct kiln_error **err);
+                      enum kiln_oci_compression want, bool force, const struct kiln_layer_epoch *e,
+                      struct kiln_layer_blob *ret, struct kiln_error **err);
 
 /*
  * Computes snapshot snap's layer (its overlay upper dir against its parent's

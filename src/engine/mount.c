@@ -88,13 +88,13 @@ static int lower_dirs(struct kiln_store *s, const char *top, struct kiln_strv *r
     return kiln_snapshot_chain(s, top, ret, err);
 }
 
-static int do_mount(const char *source, const char *target, const char *type,
-                    unsigned long flags, const char *data, struct kiln_error **err)
+static int do_mount(const char *source, const char *target, const char *type, unsigned long flags,
+                    const char *data, struct kiln_error **err)
 {
     if (mount(source, target, type, flags, data) < 0) {
         int r = -errno;
-        return kiln_error_set_errno(err, r, "cannot mount %s on '%s'", type ? type : (source ? source : "(remount)"),
-                                    target);
+        return kiln_error_set_errno(err, r, "cannot mount %s on '%s'",
+                                    type ? type : (source ? source : "(remount)"), target);
     }
     return 0;
 }
@@ -132,7 +132,7 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
             b = kiln_buf_addf(&opts, "%s%s", i ? ":" : "", lowers.v[i]);
         if (upper && b == 0)
             b = kiln_buf_addf(&opts, ",upperdir=%s,workdir=%.*s/work", upper_fs,
-                                (int)(strlen(upper_fs) - 3), upper_fs);
+                              (int)(strlen(upper_fs) - 3), upper_fs);
         if (b < 0) {
             kiln_buf_release(&opts);
             rmdir(point);
@@ -141,8 +141,7 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
                                   "options pass %u bytes; squash some layers",
                                   lowers.n, MOUNT_OPTIONS_MAX);
         }
-        r = do_mount("overlay", point, "overlay", upper ? 0 : MS_RDONLY, opts.buf,
-                     err);
+        r = do_mount("overlay", point, "overlay", upper ? 0 : MS_RDONLY, opts.buf, err);
         kiln_buf_release(&opts);
     }
     if (r < 0) {

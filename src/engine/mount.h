@@ -23,7 +23,10 @@ struct kiln_mount {
     char *scratch; /* an empty directory standing for a scratch state */
 };
 
-#define KILN_MOUNT_INIT {.path = NULL, .scratch = NULL}
+#define KILN_MOUNT_INIT               \
+    {                                 \
+        .path = NULL, .scratch = NULL \
+    }
 
 /*
  * Moves the calling process into a mount namespace of its own (once; later

@@ -36,29 +36,31 @@ static int fetch_write(void *data, const void *buf, size_t len, struct kiln_erro
 
 /* Makes sure the blob of `layer` is in the content store. */
 static int fetch_blob(struct kiln_op_ctx *ctx, const struct kiln_resolved_image *im,
-                      const struct kiln_oci_descriptor *layer,
-                      struct kiln_registry_client **client, struct kiln_error **err)
+                      const struct kiln_oci_descriptor *layer, struct kiln_registry_client **client,
+                      struct kiln_error **err)
 {
     int r = kiln_content_exists(ctx->store, layer->digest, err);
     if (r != 0)
         return r < 0 ? r : 0;
-    if (!*client && (r = kiln_registry_open(im->domain, ctx->sv->resolver->insecure, client,
-                                            err)) < 0)
+    if (!*client &&
+        (r = kiln_registry_open(im->domain, ctx->sv->resolver->insecure, client, err)) < 0)
         return r;
-    struct kiln_content_expect e = {.digest = layer->digest, .size = layer->size,
-                                    .media_type = layer->media_type};
+    struct kiln_content_expect e = {
+            .digest = layer->digest, .size = layer->size, .media_type = layer->media_type};
     _cleanup_(kiln_content_writer_freep) struct kiln_content_writer *w = NULL;
     if ((r = kiln_content_writer_open(ctx->store, &e, ctx->lease, &w, err)) < 0)
         return r;
-    struct fetch_ctx f = {.w = w, .progress = ctx->sv->progress, .id = ctx->progress_id,
-                          .digest = layer->digest, .total = (uint64_t)layer->size};
-    r = kiln_registry_blob_get(*client, im->path, layer->digest, layer->size, fetch_write, &f,
-                               err);
+    struct fetch_ctx f = {.w = w,
+                          .progress = ctx->sv->progress,
+                          .id = ctx->progress_id,
+                          .digest = layer->digest,
+                          .total = (uint64_t)layer->size};
+    r = kiln_registry_blob_get(*client, im->path, layer->digest, layer->size, fetch_write, &f, err);
     if (r >= 0)
         r = kiln_content_commit(w, NULL, err);
     if (r >= 0)
-        kiln_progress_status(ctx->sv->progress, ctx->progress_id, layer->digest, f.done,
-                             f.total, true);
+        kiln_progress_status(ctx->sv->progress, ctx->progress_id, layer->digest, f.done, f.total,
+                             true);
     return r;
 }
 
@@ -71,8 +73,7 @@ static int unpack(struct kiln_op_ctx *ctx, const char *parent, const char *diges
         return r;
     _cleanup_free_ char *fs = NULL;
     int fd = -1;
-    struct kiln_oci_apply_opts o = {.whiteouts = KILN_OCI_WHITEOUT_OVERLAY,
-                                    .allow_devices = true};
+    struct kiln_oci_apply_opts o = {.whiteouts = KILN_OCI_WHITEOUT_OVERLAY, .allow_devices = true};
     struct kiln_oci_apply_stats st;
     _cleanup_free_ char *what = kiln_xasprintf("extracting %s", digest);
     kiln_progress_status(ctx->sv->progress, ctx->progress_id, what, 0, 0, false);
@@ -104,8 +105,8 @@ static int diff_ids(const struct kiln_resolved_image *im, const char ***ret,
     size_t n = json_array_size(ids);
     if (n != im->manifest->n_layers)
         return kiln_error_set(err, KILN_E_INVALID,
-                              "image %s: its config lists %zu layers, its manifest %zu",
-                              im->pinned, n, im->manifest->n_layers);
+                              "image %s: its config lists %zu layers, its manifest %zu", im->pinned,
+                              n, im->manifest->n_layers);
     const char **v = kiln_xcalloc(n + 1, sizeof(*v));
     for (size_t i = 0; i < n; i++) {
         v[i] = json_string_value(json_array_get(ids, i));
@@ -123,7 +124,7 @@ int kiln_op_image(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
                   char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err)
 {
     const struct kiln_resolved_image *im =
-        kiln_resolver_find(ctx->sv->resolver, v->image.ref, &v->image.platform);
+            kiln_resolver_find(ctx->sv->resolver, v->image.ref, &v->image.platform);
     if (!im)
         return kiln_error_set(err, KILN_E_INVALID, "image %s was not resolved", v->image.ref);
     _cleanup_free_ const char **ids = NULL;
@@ -150,12 +151,11 @@ int kiln_op_image(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
         if ((r = fetch_blob(ctx, im, layer, &client, err)) < 0 ||
             (r = unpack(ctx, parent, layer->digest, ids[i], snap, err)) < 0)
             return r;
-        struct kiln_cache_entry e = {.builder = ctx->sv->builder, .key = key, .snapshot = snap,
-                                     .diff_id = ids[i]};
+        struct kiln_cache_entry e = {
+                .builder = ctx->sv->builder, .key = key, .snapshot = snap, .diff_id = ids[i]};
         int64_t id;
         if ((r = kiln_cache_insert(ctx->store, &e, &id, err)) < 0 ||
-            (r = kiln_layer_remember(ctx->store, ctx->sv->builder, snap, ids[i], layer, err)) <
-                0)
+            (r = kiln_layer_remember(ctx->store, ctx->sv->builder, snap, ids[i], layer, err)) < 0)
             return r;
         memcpy(parent, snap, sizeof(parent));
     }

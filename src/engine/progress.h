@@ -33,7 +33,8 @@ enum kiln_progress_mode {
     KILN_PROGRESS_RAWJSON,
 };
 
-/* Parses "auto", "plain", "tty", "quiet" or "rawjson". Errors: KILN_E_INVALID naming the choices. */
+/* Parses "auto", "plain", "tty", "quiet" or "rawjson". Errors: KILN_E_INVALID naming the choices.
+ */
 int kiln_progress_mode_parse(const char *s, enum kiln_progress_mode *ret, struct kiln_error **err);
 
 struct kiln_progress;

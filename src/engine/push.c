@@ -62,8 +62,7 @@ static int push_blob(struct kiln_store *s, struct kiln_registry_client *c,
                                 fd_read, &fd, &sent, err);
     close(fd);
     if (r >= 0)
-        kiln_progress_status(j->o->progress, j->o->progress_id, b->digest, b->size, b->size,
-                             true);
+        kiln_progress_status(j->o->progress, j->o->progress_id, b->digest, b->size, b->size, true);
     return r;
 }
 

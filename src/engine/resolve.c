@@ -18,8 +18,8 @@
 
 #include "base/banned.h"
 
-void kiln_resolver_init(struct kiln_resolver *r, struct kiln_store *s,
-                        const char *const *insecure, struct kiln_progress *progress)
+void kiln_resolver_init(struct kiln_resolver *r, struct kiln_store *s, const char *const *insecure,
+                        struct kiln_progress *progress)
 {
     *r = (struct kiln_resolver){.store = s, .insecure = insecure, .progress = progress};
     pthread_mutex_init(&r->lock, NULL);
@@ -78,9 +78,9 @@ const struct kiln_resolved_image *kiln_resolver_find(struct kiln_resolver *r, co
 static int buf_write(void *data, const void *p, size_t len, struct kiln_error **err)
 {
     return kiln_buf_add(data, p, len) < 0
-               ? kiln_error_set(err, KILN_E_LIMIT, "image config larger than %u bytes",
-                                KILN_CONFIG_MAX)
-               : 0;
+                   ? kiln_error_set(err, KILN_E_LIMIT, "image config larger than %u bytes",
+                                    KILN_CONFIG_MAX)
+                   : 0;
 }
 
 /* Fetches manifest and config of `ref` into a new resolved image. */
@@ -97,8 +97,8 @@ static int fetch(struct kiln_resolver *r, const struct kiln_oci_ref *ref,
         return rc;
     struct kiln_resolved_image *im = kiln_xcalloc(1, sizeof(*im));
     memcpy(im->manifest_digest, m->digest, sizeof(im->manifest_digest));
-    struct kiln_content_expect me = {.digest = m->digest, .size = (int64_t)m->len,
-                                      .media_type = m->media_type};
+    struct kiln_content_expect me = {
+            .digest = m->digest, .size = (int64_t)m->len, .media_type = m->media_type};
     rc = kiln_content_put(r->store, &me, NULL, m->data, m->len, NULL, err);
     if (rc >= 0)
         rc = kiln_oci_manifest_parse(m->data, m->len, 0, &im->manifest, err);
@@ -108,8 +108,8 @@ static int fetch(struct kiln_resolver *r, const struct kiln_oci_ref *ref,
                                     im->manifest->config.size, buf_write, &cfg, err);
     if (rc >= 0) {
         struct kiln_content_expect ce = {.digest = im->manifest->config.digest,
-                                          .size = im->manifest->config.size,
-                                          .media_type = im->manifest->config.media_type};
+                                         .size = im->manifest->config.size,
+                                         .media_type = im->manifest->config.media_type};
         rc = kiln_content_put(r->store, &ce, NULL, cfg.buf, cfg.len, NULL, err);
     }
     if (rc >= 0) {

@@ -18,10 +18,10 @@
 #include "store/store.h"
 
 struct kiln_resolved_image {
-    char *pinned;   /* "domain/path:tag@sha256:..." (the digest the tag named) */
-    char *domain;   /* "docker.io" */
-    char *path;     /* "library/alpine" */
-    struct kiln_oci_platform platform;       /* as asked */
+    char *pinned;                      /* "domain/path:tag@sha256:..." (the digest the tag named) */
+    char *domain;                      /* "docker.io" */
+    char *path;                        /* "library/alpine" */
+    struct kiln_oci_platform platform; /* as asked */
     char manifest_digest[KILN_OCI_DIGEST_MAX]; /* the platform's image manifest */
     struct kiln_oci_manifest *manifest;
     json_t *config;
@@ -36,8 +36,8 @@ struct kiln_resolver {
     size_t n, alloc;
 };
 
-void kiln_resolver_init(struct kiln_resolver *r, struct kiln_store *s,
-                        const char *const *insecure, struct kiln_progress *progress);
+void kiln_resolver_init(struct kiln_resolver *r, struct kiln_store *s, const char *const *insecure,
+                        struct kiln_progress *progress);
 void kiln_resolver_release(struct kiln_resolver *r);
 
 /* A kiln_resolve_image_fn (convert.h); userdata is the resolver. */

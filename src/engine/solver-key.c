@@ -18,8 +18,8 @@ void kiln_solve_key(const struct kiln_vertex *v, const char *base_key, const cha
     struct kiln_oci_digester d;
     kiln_oci_digester_init(&d, KILN_OCI_SHA256, NULL);
     /* Versioned, and each part NUL-terminated: no two inputs hash alike. */
-    const char *parts[] = {"kiln.cache.v1", def, base_key ? base_key : "",
-                           from_key ? from_key : "", content ? content : ""};
+    const char *parts[] = {"kiln.cache.v1", def, base_key ? base_key : "", from_key ? from_key : "",
+                           content ? content : ""};
     for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++)
         kiln_oci_digester_update(&d, parts[i], strlen(parts[i]) + 1, NULL);
     kiln_oci_digester_final(&d, ret, NULL);

@@ -48,13 +48,10 @@ static int run_op(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const ch
                   const char *from, char snap[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err)
 {
     switch (v->kind) {
-    case KILN_VERTEX_IMAGE:
-        return kiln_op_image(ctx, v, snap, err);
+    case KILN_VERTEX_IMAGE: return kiln_op_image(ctx, v, snap, err);
     case KILN_VERTEX_COPY:
-    case KILN_VERTEX_MKDIR:
-        return kiln_op_file(ctx, v, base, from, snap, err);
-    case KILN_VERTEX_EXEC:
-        return kiln_op_exec(ctx, v, base, snap, err);
+    case KILN_VERTEX_MKDIR: return kiln_op_file(ctx, v, base, from, snap, err);
+    case KILN_VERTEX_EXEC: return kiln_op_exec(ctx, v, base, snap, err);
     }
     return kiln_error_set(err, KILN_E_INVALID, "unknown vertex kind %d", (int)v->kind);
 }
@@ -62,8 +59,8 @@ static int run_op(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const ch
 static int record(struct kiln_op_ctx *ctx, const char *key, const char *snap,
                   struct kiln_error **err)
 {
-    struct kiln_cache_entry e = {.builder = ctx->sv->builder, .key = key,
-                                 .snapshot = *snap ? snap : NULL};
+    struct kiln_cache_entry e = {
+            .builder = ctx->sv->builder, .key = key, .snapshot = *snap ? snap : NULL};
     int64_t id;
     if (!*snap)
         return 0; /* scratch: nothing to remember */
@@ -71,8 +68,7 @@ static int record(struct kiln_op_ctx *ctx, const char *key, const char *snap,
     return r < 0 ? r : 0;
 }
 
-static int solve_one(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
-                     struct kiln_error **err)
+static int solve_one(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, struct kiln_error **err)
 {
     struct kiln_solver *sv = ctx->sv;
     struct kiln_solve_result *res = &sv->results[v->index];
@@ -101,8 +97,7 @@ static int solve_one(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
         }
     }
     kiln_progress_start(sv->progress, res->key, v->name);
-    r = run_op(ctx, v, base ? base->snapshot : "", from ? from->snapshot : "", res->snapshot,
-               err);
+    r = run_op(ctx, v, base ? base->snapshot : "", from ? from->snapshot : "", res->snapshot, err);
     if (r >= 0)
         r = record(ctx, res->key, res->snapshot, err);
     if (r < 0) {

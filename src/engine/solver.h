@@ -22,27 +22,28 @@ struct kiln_hash_cache;
 
 /* What a vertex produced. */
 struct kiln_solve_result {
-    char key[KILN_OCI_DIGEST_MAX];         /* its cache key */
-    char snapshot[KILN_SNAPSHOT_ID_SIZE];  /* the top snapshot of its state; "" for scratch */
+    char key[KILN_OCI_DIGEST_MAX];        /* its cache key */
+    char snapshot[KILN_SNAPSHOT_ID_SIZE]; /* the top snapshot of its state; "" for scratch */
     bool cached;
 };
 
 struct kiln_solver {
     const char *data_dir;
-    const char *builder;      /* cache namespace */
+    const char *builder; /* cache namespace */
     struct kiln_progress *progress;
     const struct kiln_graph *graph;
-    const char *context_dir;  /* the build context */
+    const char *context_dir; /* the build context */
     const struct kiln_walk_filter *context_filter;
-    struct kiln_hash_cache *hashes; /* of the context, may be NULL */
-    const char *tmp_dir;      /* private scratch space of the build */
-    struct kiln_resolver *resolver; /* images resolved during conversion */
-    bool pull;                /* --pull: fetch image layers even when cached */
-    unsigned workers;         /* 0: 4 */
+    struct kiln_hash_cache *hashes;    /* of the context, may be NULL */
+    const char *tmp_dir;               /* private scratch space of the build */
+    struct kiln_resolver *resolver;    /* images resolved during conversion */
+    bool pull;                         /* --pull: fetch image layers even when cached */
+    unsigned workers;                  /* 0: 4 */
     struct kiln_solve_result *results; /* graph->n entries, filled by kiln_solve() */
 };
 
-/* Solves every vertex of sv->graph into sv->results. Errors: the failing op's, wrapped with its name. */
+/* Solves every vertex of sv->graph into sv->results. Errors: the failing op's, wrapped with its
+ * name. */
 int kiln_solve(struct kiln_solver *sv, struct kiln_error **err);
 
 /* Per worker: a store handle of its own and a lease for what it creates. */

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * progress.c - build progress in BuildKit's plain format, as rawjson lines,
+ * or nothing (docs/internals/progress.md).
+ */
+#include "progress.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+
+#include "base/banned.h"
+
+struct vertex {
+    char *id;
+    unsigned number;
+    int64_t started; /* ns; 0 when not started */
+};
+
+struct kiln_progress {
+    enum kiln_progress_mode mode;
+    FILE *out;
+    pthread_mutex_t lock;
+    struct vertex *v;
+    size_t n, alloc;
+    long last; /* index of the vertex printed last; -1 none */
+};
+
+int kiln_progress_mode_parse(const char *s, enum kiln_progress_mode *ret, struct kiln_error **err)
+{
+    static const char *const names[] = {"auto", "plain", "tty", "quiet", "rawjson"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+        if (strcmp(s, names[i]) == 0) {
+            *ret = (enum kiln_progress_mode)i;
+            return 0;
+        }
+    return kiln_error_set(err, KILN_E_INVALID,
+                          "invalid progress mode '%s': use auto, plain, tty, quiet or rawjson", s);
+}
+
+struct kiln_progress *kiln_progress_new(enum kiln_progress_mode mode, FILE *out)
+{
+    struct kiln_progress *p = kiln_xcalloc(1, sizeof(*p));
+    /* The live tty view is the plain view written to the terminal. */
+    p->mode = mode == KILN_PROGRESS_AUTO || mode == KILN_PROGRESS_TTY ? KILN_PROGRESS_PLAIN : mode;
+    p->out = out;
+    p->last = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+void kiln_progress_free(struct kiln_progress *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].id);
+    free(p->v);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct vertex *find(struct kiln_progress *p, const char *id, long *ret_index)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].id, id) == 0) {
+            *ret_index = (long)i;
+            return &p->v[i];
+        }
+    KILN_GROW(p->v, p->alloc, p->n + 1);
+    p->v[p->n] = (struct vertex){.id = kiln_xstrdup(id), .number = (unsigned)p->n + 1};
+    *ret_index = (long)p->n;
+    return &p->v[p->n++];
+}
+
+/* Go-units HumanSize: decimal units, four significant digits. */
+static void human(uint64_t n, char out[32])
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(*units)) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(out, 32, "%.4g%s", v, units[u]);
+}
+
+/* Starts output for vertex `i`: a blank line when another vertex was printed last. */
+static void switch_to(struct kiln_progress *p, long i)
+{
+    if (p->last != i && p->last != -1)
+        fputc('\n', p->out);
+    p->last = i;
+}
+
+static bool plain(const struct kiln_progress *p)
+{
+    return p->mode == KILN_PROGRESS_PLAIN;
+}
+
+static void json_line(struct kiln_progress *p, const char *fmt, ...) _printf_(2, 3);
+static void json_line(struct kiln_progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', p->out);
+    fflush(p->out);
+}
+
+static void print_json_vertex(struct kiln_progress *p, const struct vertex *v, const char *name,
+                              bool cached, bool completed, const char *error)
+{
+    struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
+    kiln_buf_addf(&b, "{\"vertexes\":[{\"digest\":\"%s\"", v->id);
+    if (name) {
+        kiln_buf_adds(&b, ",\"name\":\"");
+        for (const char *c = name; *c; c++)
+            kiln_buf_addf(&b,
+                          *c == '"' || *c == '\\'    ? "\\%c"
+                          : (unsigned char)*c < 0x20 ? "\\u%04x"
+                                                     : "%c",
+                          *c);
+        kiln_buf_addch(&b, '"');
+    }
+    if (cached)
+        kiln_buf_adds(&b, ",\"cached\":true");
+    if (completed)
+        kiln_buf_adds(&b, ",\"completed\":true");
+    if (error) {
+        kiln_buf_adds(&b, ",\"error\":\"");
+        for (const char *c = error; *c; c++)
+            kiln_buf_addf(&b,
+                          *c == '"' || *c == '\\'    ? "\\%c"
+                          : (unsigned char)*c < 0x20 ? "\\u%04x"
+                                                     : "%c",
+                          *c);
+        kiln_buf_addch(&b, '"');
+    }
+    kiln_buf_adds(&b, "}]}");
+    json_line(p, "%s", b.buf);
+    kiln_buf_release(&b);
+}
+
+void kiln_progress_start(struct kiln_progress *p, const char *id, const char *name)
+{
+    if (!p || p->mode == KILN_PROGRESS_QUIET)
+        return;
+    pthread_mutex_lock(&p->lock);
+    long i;
+    struct vertex *v = find(p, id, &i);
+    v->started = now_ns();
+    if (plain(p)) {
+        switch_to(p, i);
+        fprintf(p->out, "#%u %s\n", v->number, name);
+        fflush(p->out);
+    } else {
+        print_json_vertex(p, v, name, false, false, NULL);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void kiln_progress_cached(struct kiln_progress *p, const char *id, const char *name)
+{
+    if (!p || p->mode == KILN_PROGRESS_QUIET)
+        return;
+    pthread_mutex_lock(&p->lock);
+    long i;
+    struct vertex *v = find(p, id, &i);
+    if (plain(p)) {
+        switch_to(p, i);
+        fprintf(p->out, "#%u %s\n#%u CACHED\n", v->number, name, v->number);
+        fflush(p->out);
+    } else {
+        print_json_vertex(p, v, name, true, true, NULL);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void finish(struct kiln_progress *p, const char *id, const char *word, const char *msg)
+{
+    if (!p || p->mode == KILN_PROGRESS_QUIET)
+        return;
+    pthread_mutex_lock(&p->lock);
+    long i;
+    struct vertex *v = find(p, id, &i);
+    if (plain(p)) {
+        switch_to(p, i);
+        if (msg)
+            fprintf(p->out, "#%u %s: %s\n", v->number, word, msg);
+        else if (strcmp(word, "DONE") == 0)
+            fprintf(p->out, "#%u DONE %.1fs\n", v->number,
+                    v->started ? (double)(now_ns() - v->started) / 1e9 : 0.0);
+        else
+            fprintf(p->out, "#%u %s\n", v->number, word);
+        fflush(p->out);
+    } else {
+        print_json_vertex(p, v, NULL, false, true, msg);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void kiln_progress_done(struct kiln_progress *p, const char *id)
+{
+    finish(p, id, "DONE", NULL);
+}
+
+void kiln_progress_error(struct kiln_progress *p, const char *id, const char *message)
+{
+    finish(p, id, "ERROR", message ? message : "failed");
+}
+
+void kiln_progress_canceled(struct kiln_progress *p, const char *id)
+{
+    finish(p, id, "CANCELED", NULL);
+}
+
+void kiln_progress_status(struct kiln_progress *p, const char *id, const char *status,
+                          uint64_t current, uint64_t total, bool done)
+{
+    if (!p || p->mode != KILN_PROGRESS_PLAIN || (!done && total == 0 && current == 0))
+        return;
+    if (!done)
+        return; /* plain output shows a status once it is complete */
+    pthread_mutex_lock(&p->lock);
+    long i;
+    struct vertex *v = find(p, id, &i);
+    switch_to(p, i);
+    char cur[32], tot[32];
+    human(current, cur);
+    human(total, tot);
+    if (total)
+        fprintf(p->out, "#%u %s %s / %s done\n", v->number, status, cur, tot);
+    else if (current)
+        fprintf(p->out, "#%u %s: %s done\n", v->number, status, cur);
+    else
+        fprintf(p->out, "#%u %s done\n", v->number, status);
+    fflush(p->out);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void kiln_progress_log(struct kiln_progress *p, const char *id, int stream, const char *data,
+                       size_t len)
+{
+    (void)stream;
+    if (!p || p->mode != KILN_PROGRESS_PLAIN)
+        return;
+    pthread_mutex_lock(&p->lock);
+    long i;
+    struct vertex *v = find(p, id, &i);
+    switch_to(p, i);
+    double t = v->started ? (double)(now_ns() - v->started) / 1e9 : 0.0;
+    while (len) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) : len;
+        fprintf(p->out, "#%u %.*f %.*s\n", v->number,
+                t < 10    ? 3
+                : t < 100 ? 2
+                          : 1,
+                t, (int)n, data);
+        n += nl ? 1 : 0;
+        data += n;
+        len -= n;
+    }
+    fflush(p->out);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void kiln_progress_warn(struct kiln_progress *p, const char *id, const char *message)
+{
+    if (!p || p->mode == KILN_PROGRESS_QUIET)
+        return;
+    pthread_mutex_lock(&p->lock);
+    if (id) {
+        long i;
+        struct vertex *v = find(p, id, &i);
+        switch_to(p, i);
+        fprintf(p->out, "#%u WARN: %s\n", v->number, message);
+    } else {
+        fprintf(p->out, "WARNING: %s\n", message);
+    }
+    fflush(p->out);
+    pthread_mutex_unlock(&p->lock);
+}

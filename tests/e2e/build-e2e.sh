@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# usage: tests/e2e/build-e2e.sh KILN   (run by run-registry.sh, which sets KILN_TEST_REGISTRY)
+# End-to-end builds: `kiln build` on real contexts with a real registry; the
+# images it writes are checked with skopeo, umoci and tar. TAP output.
+set -uo pipefail
+kiln=${1:?usage: build-e2e.sh KILN}
+here=$(cd "$(dirname "$0")" && pwd)
+reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
+skip_all() {
+  echo "1..0 # SKIP $*"
+  exit 0
+}
+[[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
+for t in skopeo umoci tar; do command -v $t >/dev/null || skip_all "$t is not installed"; done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export KILN_DATA_DIR=$tmp/data
+base=$reg/fixture/base:1
+"$here/make-base-image.sh" "$tmp/base" "$base" >"$tmp/base.log" 2>&1 || skip_all "cannot build the base image: $(tail -1 "$tmp/base.log")"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+  n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+  [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25
+}
+check() { # check DESC CMD...: ok when CMD succeeds
+  local desc=$1; shift
+  if "$@" >>"$tmp/check.log" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
+}
+build() { # build ARGS...: kiln build with plain progress; output in $tmp/out
+  "$kiln" build --progress=plain "$@" >"$tmp/out" 2>&1
+}
+# unpack_oci TAR DIR: the image's root filesystem into DIR/rootfs
+unpack_oci() {
+  rm -rf "$2" "$2.layout" && mkdir -p "$2.layout" && tar -xf "$1" -C "$2.layout" &&
+    umoci unpack --image "$2.layout:${3:-latest}" "$2" >/dev/null
+}
+
+# --- a context with the COPY rules and metadata ---------------------------------
+ctx=$tmp/ctx
+mkdir -p "$ctx/src/sub" "$ctx/ignored"
+echo hello >"$ctx/hello.txt"
+printf 'int main(void) { return 0; }\n' >"$ctx/src/main.c"
+echo nested >"$ctx/src/sub/deep.txt"
+echo secret >"$ctx/ignored/secret.txt"
+ln -s hello.txt "$ctx/link"
+chmod 0755 "$ctx/src/main.c"
+printf 'ignored\n*.log\n' >"$ctx/.dockerignore"
+echo noise >"$ctx/build.log"
+cat >"$ctx/Dockerfile" <<EOF
+FROM $base
+ARG GREETING=hi
+ENV APP_HOME=/app GREETING=\$GREETING
+WORKDIR \$APP_HOME
+COPY hello.txt .
+COPY src/ ./code/
+COPY --chown=app:app link nomatch* /app/owned/
+COPY --chmod=0600 hello.txt /etc/private
+LABEL org.example.k=v
+EXPOSE 8080/tcp 53/udp
+USER app
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo \$GREETING"]
+EOF
+
+if build -t e2e/app:latest -o type=oci,dest="$tmp/img.tar" "$ctx"; then ok "build to an OCI tar"; else not_ok "build to an OCI tar"; fi
+check "skopeo reads the OCI tar" skopeo inspect "oci-archive:$tmp/img.tar"
+if unpack_oci "$tmp/img.tar" "$tmp/u1"; then ok "umoci unpacks it"; else not_ok "umoci unpacks it"; fi
+r=$tmp/u1/rootfs
+check "COPY file into WORKDIR" grep -qx hello "$r/app/hello.txt"
+check "COPY dir/ copies its contents" test -f "$r/app/code/main.c" -a -f "$r/app/code/sub/deep.txt"
+check "mode kept (0755)" test "$(stat -c %a "$r/app/code/main.c")" = 755
+check "context files are 0:0" test "$(stat -c %u:%g "$r/app/code/main.c")" = 0:0
+check "--chown=app:app looked up in the image" test "$(stat -c %u:%g "$r/app/owned/link")" = 1000:1000
+check "a source symlink is followed (BuildKit FollowSymlinks)" grep -qx hello "$r/app/owned/link"
+check "--chmod=0600" test "$(stat -c %a "$r/etc/private")" = 600
+check ".dockerignore keeps ignored/ out" test ! -e "$r/app/ignored"
+check "base image files are there" test -x "$r/bin/busybox"
+cfg=$tmp/u1/config.json
+check "Env from ENV with ARG default" grep -q '"GREETING=hi"' "$cfg"
+check "WorkingDir" grep -q '"cwd": "/app"' "$cfg"
+check "User" grep -q '"uid": 1000' "$cfg"
+if skopeo inspect --config "oci-archive:$tmp/img.tar" >"$tmp/config.json" 2>>"$tmp/check.log"; then
+  ok "skopeo reads the config"
+else
+  not_ok "skopeo reads the config"
+fi
+check "ExposedPorts" grep -q '"8080/tcp"' "$tmp/config.json"
+check "Labels" grep -q '"org.example.k": "v"' "$tmp/config.json"
+check "history says buildkit.dockerfile.v0" grep -q 'buildkit.dockerfile.v0' "$tmp/config.json"
+
+# --- warm rebuild: all cache hits ----------------------------------------------
+if build -t e2e/app:latest -o type=oci,dest="$tmp/img2.tar" "$ctx" &&
+  ! grep -A1 -E '^#[0-9]+ \[[ 0-9]+/[0-9]+\]' "$tmp/out" | grep DONE >/dev/null; then
+  ok "a warm rebuild runs no step"
+else
+  not_ok "a warm rebuild runs no step"
+fi
+check "warm rebuild prints CACHED" grep -q "CACHED" "$tmp/out"
+
+# --- a fresh copy of the context (new mtimes, new inodes) is a full cache hit ---
+cp -r "$ctx" "$tmp/clone"
+touch -d '2001-01-01' "$tmp/clone/hello.txt"
+if build -o type=cacheonly "$tmp/clone" && [[ $(grep -c " CACHED" "$tmp/out") -ge 5 ]]; then
+  ok "a fresh clone of an unchanged context hits the cache"
+else
+  not_ok "a fresh clone of an unchanged context hits the cache"
+fi
+
+# --- push, and pull back ---------------------------------------------------------
+if build -t "$reg/e2e/app:1" --push "$ctx"; then ok "--push"; else not_ok "--push"; fi
+check "the pushed image is in the registry" skopeo inspect --tls-verify=false "docker://$reg/e2e/app:1"
+check "and copies back out whole" skopeo copy --quiet --src-tls-verify=false "docker://$reg/e2e/app:1" "oci:$tmp/pulled:1"
+if build -t "$reg/e2e/app:1" --push "$ctx" && grep -q CACHED "$tmp/out"; then ok "a warm push"; else not_ok "a warm push"; fi
+
+# --- other outputs ---------------------------------------------------------------
+if build -o type=local,dest="$tmp/local" "$ctx" && grep -qx hello "$tmp/local/app/hello.txt"; then
+  ok "type=local writes the filesystem"
+else
+  not_ok "type=local writes the filesystem"
+fi
+if build -o type=tar,dest="$tmp/fs.tar" "$ctx" && tar -tf "$tmp/fs.tar" | grep "app/hello.txt" >/dev/null; then
+  ok "type=tar writes the filesystem as a tar"
+else
+  not_ok "type=tar writes the filesystem as a tar"
+fi
+if build -o type=docker,dest="$tmp/docker.tar" "$ctx" && tar -xOf "$tmp/docker.tar" manifest.json | grep -q '"Config"'; then
+  ok "type=docker writes a docker-load tar"
+else
+  not_ok "type=docker writes a docker-load tar"
+fi
+
+# --- reproducible with SOURCE_DATE_EPOCH ----------------------------------------
+d1=$(SOURCE_DATE_EPOCH=1700000000 "$kiln" build -q --no-cache -o type=oci,dest="$tmp/r1.tar" "$ctx" 2>"$tmp/out")
+d2=$(SOURCE_DATE_EPOCH=1700000000 "$kiln" build -q --no-cache -o type=oci,dest="$tmp/r2.tar" "$ctx" 2>>"$tmp/out")
+if [[ -n $d1 && $d1 == "$d2" ]]; then ok "SOURCE_DATE_EPOCH: same image digest twice ($d1)"; else not_ok "SOURCE_DATE_EPOCH: same image digest twice ('$d1' '$d2')"; fi
+
+# --- multi-stage, target, COPY --from -------------------------------------------
+ms=$tmp/ms
+mkdir -p "$ms"
+echo a >"$ms/a.txt"
+cat >"$ms/Dockerfile" <<EOF
+FROM $base AS one
+COPY a.txt /one/a.txt
+FROM scratch AS two
+COPY --from=one /one /copied
+FROM two AS unused
+COPY --from=one /nonexistent /x
+FROM two
+COPY --from=0 /bin/busybox /bin/busybox
+EOF
+if build -o type=local,dest="$tmp/ms-out" "$ms" && test -f "$tmp/ms-out/copied/a.txt" -a -x "$tmp/ms-out/bin/busybox"; then
+  ok "COPY --from a stage by name and by index; unused stages are skipped"
+else
+  not_ok "COPY --from a stage by name and by index; unused stages are skipped"
+fi
+if build --target one -o type=local,dest="$tmp/ms-one" "$ms" && test -f "$tmp/ms-one/one/a.txt" -a ! -e "$tmp/ms-one/copied"; then
+  ok "--target builds the named stage"
+else
+  not_ok "--target builds the named stage"
+fi
+
+# --- errors ----------------------------------------------------------------------
+bad=$tmp/bad
+mkdir -p "$bad"
+printf 'FROM %s\nCOPY missing.txt /x\n' "$base" >"$bad/Dockerfile"
+build -o type=cacheonly "$bad"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "missing.txt" "$tmp/out"; then ok "a missing COPY source fails naming it"; else not_ok "a missing COPY source fails naming it (exit $rc)"; fi
+printf 'FROM %s\nFROBNICATE x\n' "$base" >"$bad/Dockerfile"
+build -o type=cacheonly "$bad"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -qi "frobnicate" "$tmp/out"; then ok "an unknown instruction fails naming it"; else not_ok "an unknown instruction fails naming it (exit $rc)"; fi
+printf 'FROM %s/fixture/nope:1\n' "$reg" >"$bad/Dockerfile"
+build -o type=cacheonly "$bad"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "nope" "$tmp/out"; then ok "a missing base image fails naming it"; else not_ok "a missing base image fails naming it (exit $rc)"; fi
+
+# --- the store ------------------------------------------------------------------
+check "kiln du" "$kiln" du
+check "kiln prune --all" "$kiln" prune --all -f
+if build -o type=cacheonly "$ctx" && ! grep -q " CACHED" "$tmp/out"; then ok "after prune --all the build is cold"; else not_ok "after prune --all the build is cold"; fi
+check "no mount point left behind" bash -c "[[ -z \$(ls -A '$KILN_DATA_DIR/mnt' 2>/dev/null) ]]"
+
+echo "1..$n"
+exit 0
