@@ -25,6 +25,7 @@
 
 struct hasher {
     const struct kiln_copy_src *src;
+    struct kiln_copy_walk walk;
     int root;
     struct kiln_oci_digester d;
 };
@@ -64,7 +65,7 @@ static int hash_children(struct hasher *h, int fd, const char *rel, const char *
         return kiln_error_set(err, KILN_E_LIMIT, "'/%s' is nested deeper than %u directories", rel,
                               HASH_DEPTH_MAX);
     _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
-    int r = kiln_copy_list(fd, h->src, rel, &names, err);
+    int r = kiln_copy_list(fd, &h->walk, rel, &names, err);
     for (size_t i = 0; r >= 0 && i < names.n; i++) {
         _cleanup_free_ char *child = kiln_copy_join(rel, names.v[i]);
         _cleanup_free_ char *cshown = kiln_copy_join(shown, names.v[i]);
@@ -123,7 +124,6 @@ static int hash_entry(struct hasher *h, int sdir, const char *sname, bool follow
 int kiln_copy_checksum(const struct kiln_vertex_copy *op, const struct kiln_copy_src *src,
                        const char *tmp_dir, char ret[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
 {
-    (void)tmp_dir;
     *ret = '\0';
     if (!src)
         return 0; /* heredoc bodies are part of the definition */
@@ -132,16 +132,33 @@ int kiln_copy_checksum(const struct kiln_vertex_copy *op, const struct kiln_copy
     if (h.root < 0)
         return kiln_error_set_errno(err, -errno, "cannot open the build context '%s'", src->root);
     _cleanup_strv_ struct kiln_strv matches = KILN_STRV_INIT;
-    int r = kiln_copy_select(op, src, h.root, &matches, err);
+    struct kiln_ignore *exclude = NULL;
+    int r = kiln_copy_excludes(op, &exclude, err);
+    if (r >= 0)
+        r = kiln_copy_select(op, src, h.root, &matches, err);
     if (r >= 0)
         r = kiln_oci_digester_init(&h.d, KILN_OCI_SHA256, err);
     for (size_t i = 0; r >= 0 && i < matches.n; i++) {
+        size_t n = strlen(matches.v[i]);
+        h.walk = (struct kiln_copy_walk){.src = src, .exclude = exclude, .strip = n ? n + 1 : 0};
         kiln_oci_digester_update(&h.d, "\n", 1, NULL);
         r = hash_entry(&h, h.root, matches.v[i], true, matches.v[i], matches.v[i], 0, err);
+    }
+    for (size_t i = 0; r >= 0 && i < op->sources.n; i++) {
+        if (!op->add || !kiln_copy_is_url(op->sources.v[i]))
+            continue;
+        _cleanup_free_ char *rel = NULL;
+        char digest[KILN_OCI_DIGEST_MAX];
+        r = kiln_copy_fetch(op->sources.v[i], tmp_dir, op->checksum, &rel, digest, err);
+        if (r >= 0) {
+            kiln_oci_digester_update(&h.d, rel, strlen(rel) + 1, NULL);
+            kiln_oci_digester_update(&h.d, digest, strlen(digest) + 1, NULL);
+        }
     }
     if (r >= 0)
         kiln_oci_digester_final(&h.d, ret, NULL);
     kiln_oci_digester_release(&h.d);
+    kiln_ignore_free(exclude);
     close(h.root);
     return r;
 }

@@ -38,9 +38,29 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int kiln_copy_list(int fd, const struct kiln_copy_src *src, const char *dir, struct kiln_strv *ret,
+int kiln_copy_excludes(const struct kiln_vertex_copy *op, struct kiln_ignore **ret,
+                       struct kiln_error **err)
+{
+    *ret = NULL;
+    if (!op->excludes.n)
+        return 0;
+    int r = kiln_ignore_new(op->excludes.v, op->excludes.n, ret, err);
+    return r < 0 ? kiln_error_wrap(err, r, "--exclude") : 0;
+}
+
+static bool excluded(const struct kiln_copy_walk *w, const char *path)
+{
+    if (!w || !w->exclude || strlen(path) <= w->strip)
+        return false;
+    bool hit = false;
+    kiln_ignore_matches(w->exclude, path + w->strip, &hit, NULL);
+    return hit;
+}
+
+int kiln_copy_list(int fd, const struct kiln_copy_walk *w, const char *dir, struct kiln_strv *ret,
                    struct kiln_error **err)
 {
+    const struct kiln_copy_src *src = w ? w->src : NULL;
     int dfd = dup(fd);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -53,9 +73,9 @@ int kiln_copy_list(int fd, const struct kiln_copy_src *src, const char *dir, str
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (src && src->filter) {
+        if ((src && src->filter) || (w && w->exclude)) {
             _cleanup_free_ char *p = kiln_copy_join(dir, e->d_name);
-            if (!allowed(src, p))
+            if ((src && !allowed(src, p)) || excluded(w, p))
                 continue;
         }
         kiln_strv_push(ret, e->d_name);
@@ -99,7 +119,8 @@ static int glob_from(int root_fd, const struct kiln_copy_src *src, const char *d
     if (fd < 0)
         return 0; /* not a directory: nothing below it matches */
     _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
-    int r = kiln_copy_list(fd, src, dir, &names, err);
+    struct kiln_copy_walk w = {.src = src};
+    int r = kiln_copy_list(fd, &w, dir, &names, err);
     close(fd);
     for (size_t k = 0; r >= 0 && k < names.n; k++) {
         if (fnmatch(comps[i], names.v[k], FNM_PATHNAME) != 0)
@@ -141,11 +162,12 @@ int kiln_copy_select(const struct kiln_vertex_copy *op, const struct kiln_copy_s
 {
     for (size_t i = 0; i < op->sources.n; i++) {
         const char *s = op->sources.v[i];
-        if (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0)
+        if (kiln_copy_is_url(s)) {
+            if (op->add)
+                continue; /* fetched by the caller */
             return kiln_error_set(err, KILN_E_INVALID,
-                                  "%s: sources from URLs are not supported yet: download the "
-                                  "file before the build and COPY it",
-                                  s);
+                                  "COPY %s: COPY takes no URLs: use ADD to download a file", s);
+        }
         int r = select_one(s, src, root_fd, ret, err);
         if (r < 0)
             return r;

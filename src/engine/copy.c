@@ -35,6 +35,7 @@ struct dir_fixup {
 struct copier {
     const struct kiln_vertex_copy *op;
     const struct kiln_copy_src *src;
+    struct kiln_copy_walk walk;
     int src_root;
     bool chown;
     uint32_t uid, gid;
@@ -133,7 +134,7 @@ static int copy_children(struct copier *c, int sfd, const char *rel, int dfd, un
         return kiln_error_set(err, KILN_E_LIMIT, "'/%s' is nested deeper than %u directories", rel,
                               COPY_DEPTH_MAX);
     _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
-    int r = kiln_copy_list(sfd, c->src, rel, &names, err);
+    int r = kiln_copy_list(sfd, &c->walk, rel, &names, err);
     for (size_t i = 0; r >= 0 && i < names.n; i++) {
         _cleanup_free_ char *child = kiln_copy_join(rel, names.v[i]);
         r = copy_entry(c, sfd, names.v[i], false, child, dfd, names.v[i], depth + 1, err);
@@ -377,6 +378,35 @@ static int finish_dirs(struct copier *c, int r, struct kiln_error **err)
     return r;
 }
 
+/* ADD's URL sources, downloaded into tmp_dir, copied as 0:0 files. */
+static int copy_urls(struct copier *c, int droot, const char *tmp_dir, struct kiln_error **err)
+{
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < c->op->sources.n; i++) {
+        if (!c->op->add || !kiln_copy_is_url(c->op->sources.v[i]))
+            continue;
+        _cleanup_free_ char *rel = NULL;
+        char digest[KILN_OCI_DIGEST_MAX];
+        r = kiln_copy_fetch(c->op->sources.v[i], tmp_dir, c->op->checksum, &rel, digest, err);
+        if (r < 0)
+            break;
+        int troot = open(tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (troot < 0)
+            return kiln_error_set_errno(err, -errno, "cannot open '%s'", tmp_dir);
+        struct kiln_copy_src tsrc = {.root = tmp_dir, .reset_owner = true};
+        const struct kiln_copy_src *saved = c->src;
+        int saved_root = c->src_root;
+        c->src = &tsrc;
+        c->src_root = troot;
+        c->walk = (struct kiln_copy_walk){.src = &tsrc};
+        r = copy_match(c, droot, rel, err);
+        c->src = saved;
+        c->src_root = saved_root;
+        close(troot);
+    }
+    return r;
+}
+
 int kiln_copy_apply(const struct kiln_vertex_copy *op, const struct kiln_copy_src *src,
                     const char *dest_root, const char *tmp_dir, struct kiln_error **err)
 {
@@ -404,12 +434,20 @@ int kiln_copy_apply(const struct kiln_vertex_copy *op, const struct kiln_copy_sr
         return r;
     }
     _cleanup_strv_ struct kiln_strv matches = KILN_STRV_INIT;
-    r = kiln_copy_select(op, src, c.src_root, &matches, err);
-    for (size_t i = 0; r >= 0 && i < matches.n; i++)
+    struct kiln_ignore *exclude = NULL;
+    r = kiln_copy_excludes(op, &exclude, err);
+    if (r >= 0)
+        r = kiln_copy_select(op, src, c.src_root, &matches, err);
+    for (size_t i = 0; r >= 0 && i < matches.n; i++) {
+        size_t n = strlen(matches.v[i]);
+        c.walk = (struct kiln_copy_walk){.src = src, .exclude = exclude, .strip = n ? n + 1 : 0};
         r = copy_match(&c, droot, matches.v[i], err);
+    }
+    kiln_ignore_free(exclude);
+    if (r >= 0)
+        r = copy_urls(&c, droot, tmp_dir, err);
     r = finish_dirs(&c, r, err);
     close(c.src_root);
     close(droot);
-    (void)tmp_dir;
     return r;
 }

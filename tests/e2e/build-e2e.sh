@@ -163,6 +163,83 @@ else
   not_ok "--target builds the named stage"
 fi
 
+# --- more COPY/ADD rules, and RUN -------------------------------------------------
+rules=$tmp/rules
+mkdir -p "$rules/sub/dir1" "$rules/keep"
+echo one >"$rules/sub/dir1/f1"
+echo two >"$rules/sub/top.txt"
+echo a >"$rules/keep/a.txt"
+echo b >"$rules/keep/b.log"
+echo payload >"$rules/payload.txt"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$rules" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+http_pid=$!
+trap 'kill $http_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+sleep 0.5
+payload_sum=sha256:$(sha256sum "$rules/payload.txt" | cut -d' ' -f1)
+cat >"$rules/Dockerfile" <<EOF
+FROM $base
+COPY sub/* /wild/
+RUN mkdir -p /existing
+COPY sub/top.txt /existing
+COPY sub/top.txt /renamed.txt
+COPY ../../sub/top.txt /cleaned/
+COPY --exclude=*.log keep /kept/
+COPY --chown=1001 sub/top.txt /numeric/
+COPY --chmod=u=rwX,go=rX sub /symbolic/
+COPY --from=$base /home /fromhome/
+ADD http://127.0.0.1:$port/payload.txt /downloads/
+ADD --checksum=$payload_sum http://127.0.0.1:$port/payload.txt /checked.txt
+COPY <<EOT /heredoc.txt
+hello \$HOSTNAME
+EOT
+USER app
+RUN id -u > /tmp/uid && echo ran-as-app
+USER root
+RUN echo built > /run.txt && rm /bin/vi
+EOF
+if build -o type=local,dest="$tmp/rules-out" "$rules"; then ok "a Dockerfile with every COPY rule builds"; else not_ok "a Dockerfile with every COPY rule builds"; fi
+o=$tmp/rules-out
+check "a wildcard matching a directory copies its contents" test -f "$o/wild/f1" -a -f "$o/wild/top.txt"
+check "an existing directory receives the file inside" test -f "$o/existing/top.txt"
+check "a destination without / is the file's new name" test -f "$o/renamed.txt"
+check "'..' in a source is cleaned into the context" test -f "$o/cleaned/top.txt"
+check "--exclude keeps matching files out" test -f "$o/kept/a.txt" -a ! -e "$o/kept/b.log"
+check "--chown=UID alone sets the GID to the same number" test "$(stat -c %u:%g "$o/numeric/top.txt" 2>&1)" = 1001:1001
+check "symbolic --chmod (u=rwX,go=rX)" test "$(stat -c %a "$o/symbolic/top.txt" 2>&1)" = 644 -a "$(stat -c %a "$o/symbolic/dir1" 2>&1)" = 755
+check "COPY --from keeps the owner" test "$(stat -c %u "$o/fromhome/app" 2>&1)" = 1000
+check "ADD downloads a URL (mode 0600)" test "$(cat "$o/downloads/payload.txt" 2>&1)" = payload -a "$(stat -c %a "$o/downloads/payload.txt" 2>&1)" = 600
+check "ADD --checksum accepts the right digest" test -f "$o/checked.txt"
+check "COPY <<EOT writes a heredoc file" grep -q "^hello" "$o/heredoc.txt"
+check "RUN runs as USER" test "$(cat "$o/tmp/uid" 2>&1)" = 1000
+check "RUN's output is in the progress" grep -q "ran-as-app" "$tmp/out"
+check "RUN writes land in the image" grep -qx built "$o/run.txt"
+check "RUN deletes land in the image" test ! -e "$o/bin/vi"
+check "no mount-point stubs leak into the image" test ! -e "$o/proc/cpuinfo"
+
+bad2=$tmp/bad2
+mkdir -p "$bad2"
+printf 'FROM %s\nADD --checksum=sha256:%064d http://127.0.0.1:%s/payload.txt /x\n' "$base" 0 "$port" >"$bad2/Dockerfile"
+build -o type=cacheonly "$bad2"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "digest mismatch" "$tmp/out"; then ok "ADD --checksum refuses a wrong digest"; else not_ok "ADD --checksum refuses a wrong digest (exit $rc)"; fi
+printf 'FROM %s\nRUN exit 3\n' "$base" >"$bad2/Dockerfile"
+build -o type=cacheonly "$bad2"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q 'did not complete successfully: exit code: 3' "$tmp/out"; then ok "a failing RUN says its exit code"; else not_ok "a failing RUN says its exit code (exit $rc)"; fi
+ln -s /etc/shadow "$bad2/escape"
+printf 'FROM %s\nCOPY escape /x\n' "$base" >"$bad2/Dockerfile"
+build -o type=local,dest="$tmp/escape-out" "$bad2"
+rc=$?
+if [[ $rc -eq 1 ]] && [[ ! -e $tmp/escape-out/x ]]; then ok "a context symlink to /etc/shadow does not leave the context"; else not_ok "a context symlink to /etc/shadow does not leave the context (exit $rc)"; fi
+rm "$bad2/escape"
+mkfifo "$bad2/fifo"
+printf 'FROM %s\nCOPY . /ctx/\n' "$base" >"$bad2/Dockerfile"
+build -o type=cacheonly "$bad2"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "fifo" "$tmp/out"; then ok "a fifo in the context is refused by name"; else not_ok "a fifo in the context is refused by name (exit $rc)"; fi
+rm "$bad2/fifo"
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
