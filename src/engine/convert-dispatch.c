@@ -283,8 +283,7 @@ static int onbuild(struct conv_stage *s, const struct kiln_df_instruction *ins)
         ob = json_array();
         json_object_set_new(cfg, "OnBuild", ob);
     }
-    _cleanup_free_ char *expr =
-            kiln_xasprintf("%s %s", ins->onbuild.trigger, ins->onbuild.expression);
+    const char *expr = ins->onbuild.expression;
     json_array_append_new(ob, json_string(expr));
     _cleanup_free_ char *msg = kiln_xasprintf("ONBUILD %s", expr);
     conv_history(s, msg, false);

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "convert-private.h"
 #include "dockerfile/goquote.h"
+#include "dockerfile/parser.h"
 
 #include "base/banned.h"
 
@@ -274,6 +275,61 @@ static int stage_from(struct conv *c, struct conv_stage *s, struct kiln_error **
     return 0;
 }
 
+/* A step of an ONBUILD trigger counts towards the stage's total too. */
+static unsigned count_trigger_steps(json_t *triggers)
+{
+    unsigned n = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach (triggers, i, t) {
+        const char *s = json_string_value(t);
+        while (s && (*s == ' ' || *s == '\t'))
+            s++;
+        if (s && (strncasecmp(s, "ADD ", 4) == 0 || strncasecmp(s, "COPY ", 5) == 0 ||
+                  strncasecmp(s, "RUN ", 4) == 0 || strncasecmp(s, "WORKDIR ", 8) == 0))
+            n++;
+    }
+    return n;
+}
+
+/*
+ * The base's ONBUILD triggers run first, then are cleared (they are not
+ * inherited further).
+ */
+static int run_triggers(struct conv *c, struct conv_stage *s, struct kiln_error **err)
+{
+    json_t *cfg = conv_config(s);
+    json_t *triggers = json_incref(json_object_get(cfg, "OnBuild"));
+    json_object_del(cfg, "OnBuild");
+    s->total += count_trigger_steps(triggers);
+    int r = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach (triggers, i, t) {
+        const char *text = json_string_value(t);
+        if (!text || r < 0)
+            continue;
+        struct kiln_df_ast *ast = NULL;
+        struct kiln_df_instruction *ins = NULL;
+        r = kiln_df_parse(text, strlen(text), &ast, err);
+        if (r >= 0 && ast->n_nodes != 1)
+            r = kiln_error_set(err, KILN_E_INVALID, "ONBUILD trigger '%s' is not one instruction",
+                               text);
+        if (r >= 0)
+            r = kiln_df_instruction_parse(ast->nodes[0], c->shopt.escape, &ins, err);
+        if (r >= 0)
+            r = conv_dispatch(c, s, ins, err);
+        if (r < 0)
+            kiln_error_wrap(err, r, "ONBUILD trigger '%s'", text);
+        else if (s->state && s->state->kind == KILN_VERTEX_EXEC && s->state->exec.run == &ins->run)
+            s->state->exec.run = NULL; /* the parsed trigger goes; its defaults stay */
+        kiln_df_instruction_free(ins);
+        kiln_df_ast_free(ast);
+    }
+    json_decref(triggers);
+    return r < 0 ? kiln_error_at_line(err, r, s->st->start_line) : 0;
+}
+
 int conv_stage_need(struct conv *c, size_t i, const struct conv_stage *from,
                     struct kiln_error **err)
 {
@@ -286,6 +342,8 @@ int conv_stage_need(struct conv *c, size_t i, const struct conv_stage *from,
                                    s->st->from.name);
     s->status = 1;
     int r = stage_from(c, s, err);
+    if (r >= 0)
+        r = run_triggers(c, s, err);
     for (size_t k = 0; r >= 0 && k < s->st->n_instructions; k++)
         r = conv_dispatch(c, s, &s->st->instructions[k], err);
     s->status = 2;

@@ -240,6 +240,28 @@ rc=$?
 if [[ $rc -eq 1 ]] && grep -q "fifo" "$tmp/out"; then ok "a fifo in the context is refused by name"; else not_ok "a fifo in the context is refused by name (exit $rc)"; fi
 rm "$bad2/fifo"
 
+# --- ONBUILD, and two builds of one step at once ---------------------------------
+ob=$tmp/onbuild
+mkdir -p "$ob"
+printf 'FROM %s AS parent\nONBUILD RUN echo trig > /trig\nFROM parent\nRUN cat /trig\n' "$base" >"$ob/Dockerfile"
+if build -o type=local,dest="$tmp/ob-out" "$ob" && grep -qx trig "$tmp/ob-out/trig"; then
+  ok "ONBUILD triggers run in the stage built FROM the stage"
+else
+  not_ok "ONBUILD triggers run in the stage built FROM the stage"
+fi
+sf=$tmp/flight
+mkdir -p "$sf"
+printf 'FROM %s\nRUN sleep 2 && date +%%s%%N > /stamp\n' "$base" >"$sf/Dockerfile"
+"$kiln" build --progress=plain -o type=local,dest="$tmp/f1" "$sf" >"$tmp/f1.log" 2>&1 &
+p1=$!
+"$kiln" build --progress=plain -o type=local,dest="$tmp/f2" "$sf" >"$tmp/f2.log" 2>&1
+wait $p1
+if cmp -s "$tmp/f1/stamp" "$tmp/f2/stamp"; then
+  ok "two builds of one step at once run it once"
+else
+  not_ok "two builds of one step at once run it once"
+fi
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
