@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox.c - one RUN: bundle, working directory, mount stubs, the runtime,
+ * and the stubs removed again (docs/internals/sandbox.md).
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "bundle.h"
+#include "runtime.h"
+#include "stubs.h"
+
+#include "base/banned.h"
+
+static int check_opts(const struct kiln_sandbox_opts *o, struct kiln_error **err)
+{
+    if (!o->rootfs || o->rootfs[0] != '/')
+        return kiln_error_set(err, KILN_E_INVALID, "sandbox rootfs must be an absolute path");
+    if (!o->state_dir || o->state_dir[0] != '/')
+        return kiln_error_set(err, KILN_E_INVALID, "sandbox state_dir must be an absolute path");
+    if (!o->cwd || o->cwd[0] != '/')
+        return kiln_error_set(err, KILN_E_INVALID, "working directory '%s' is not absolute",
+                              o->cwd ? o->cwd : "");
+    if (!o->argv || !o->argv[0])
+        return kiln_error_set(err, KILN_E_INVALID, "nothing to run: the command is empty");
+    return 0;
+}
+
+/* Whether `dest` lies under the destination of one of the first n mounts (so inside that mount). */
+static bool under_earlier(json_t *mounts, size_t n, const char *dest)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *d =
+                json_string_value(json_object_get(json_array_get(mounts, i), "destination"));
+        size_t len = strlen(d);
+        if (strncmp(dest, d, len) == 0 && dest[len] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* Makes the mount points of the spec that the rootfs lacks, recording them in stubs. */
+static int make_stubs(int rootfd, json_t *spec, struct kiln_sandbox_stubs *stubs,
+                      struct kiln_error **err)
+{
+    json_t *mounts = json_object_get(spec, "mounts");
+    for (size_t i = 0; i < json_array_size(mounts); i++) {
+        json_t *m = json_array_get(mounts, i);
+        const char *dest = json_string_value(json_object_get(m, "destination"));
+        const char *src = json_string_value(json_object_get(m, "source"));
+        if (under_earlier(mounts, i, dest))
+            continue;
+        struct stat st;
+        bool dir = strcmp(json_string_value(json_object_get(m, "type")), "bind") != 0 ||
+                   (stat(src, &st) == 0 && S_ISDIR(st.st_mode));
+        int r = kiln_sandbox_mkpath(rootfd, dest, dir, 0, 0, stubs, err);
+        if (r < 0)
+            return kiln_error_wrap(err, r, "mount point '%s'", dest);
+    }
+    return 0;
+}
+
+static void container_id(char out[static 32])
+{
+    unsigned char rnd[8] = {0};
+    (void)getrandom(rnd, sizeof(rnd), 0);
+    int n = snprintf(out, 32, "kiln-");
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        n += snprintf(out + n, 32 - (size_t)n, "%02x", rnd[i]);
+}
+
+int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, struct kiln_error **err)
+{
+    int r = check_opts(o, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *runtime = NULL;
+    r = kiln_sandbox_find_runtime(o->runtime, &runtime, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int rootfd = open(o->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return kiln_error_set_errno(err, -errno, "open the sandbox rootfs '%s'", o->rootfs);
+    _cleanup_close_ int statefd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (statefd < 0)
+        return kiln_error_set_errno(err, -errno, "open the sandbox state directory '%s'",
+                                    o->state_dir);
+    json_t *spec = NULL;
+    r = kiln_sandbox_write_bundle(statefd, o, &spec, err);
+    if (r < 0)
+        return r;
+    r = kiln_sandbox_mkpath(rootfd, o->cwd, true, o->uid, o->gid, NULL, err);
+    if (r < 0)
+        r = kiln_error_wrap(err, r, "working directory '%s'", o->cwd);
+    struct kiln_sandbox_stubs stubs = {0};
+    if (r >= 0)
+        r = make_stubs(rootfd, spec, &stubs, err);
+    json_decref(spec);
+    if (r >= 0) {
+        char id[32];
+        container_id(id);
+        _cleanup_free_ char *log = kiln_xasprintf("%s/runtime.log", o->state_dir);
+        const struct kiln_sandbox_container c = {
+                .runtime = runtime, .id = id, .bundle = o->state_dir, .log = log};
+        r = kiln_sandbox_runtime_run(&c, o, ret_exit_code, err);
+    }
+    kiln_sandbox_stubs_remove(rootfd, &stubs);
+    return r;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox.h - RUN's process in an OCI runtime (runc): its own pid, ipc, uts,
+ * mount and (unless host) network namespaces, BuildKit's default
+ * capabilities, generated /etc/hosts and /etc/resolv.conf; the whole tree
+ * killed on timeout or cancel. What the sandbox itself needs in the rootfs
+ * (mount points) is removed afterwards, so the rootfs shows only what the
+ * process wrote.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+enum kiln_sandbox_network {
+    KILN_SANDBOX_NET_NONE, /* a new network namespace with loopback only */
+    KILN_SANDBOX_NET_HOST,
+};
+
+typedef void kiln_sandbox_output_fn(void *userdata, int stream, const char *data, size_t len);
+
+struct kiln_sandbox_opts {
+    const char *rootfs;      /* a writable directory */
+    const char *const *argv; /* NULL-terminated, run as is */
+    const char *const *env;  /* NULL-terminated "K=V": exactly the process environment */
+    const char *cwd;         /* absolute; created when missing (0755, uid:gid) */
+    uint32_t uid, gid;
+    const uint32_t *groups;
+    size_t n_groups;
+    enum kiln_sandbox_network network;
+    const char *hostname;  /* NULL: "buildkitsandbox" */
+    const char *state_dir; /* an empty private directory for the bundle */
+    const char *runtime;   /* NULL: "runc" from PATH */
+    int64_t timeout_ns;    /* 0: none; past it the tree is killed: KILN_E_TIMEOUT */
+    int cancel_fd;         /* -1: none; readable means cancel: KILN_E_CANCELLED */
+    kiln_sandbox_output_fn *output;
+    void *output_userdata;
+};
+
+/*
+ * Runs the process to its end: 0 and *ret_exit_code (its status, or 128 +
+ * the signal that killed it). Errors: KILN_E_NOTFOUND when the runtime is
+ * missing, KILN_E_TIMEOUT, KILN_E_CANCELLED, -errno.
+ */
+int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code,
+                     struct kiln_error **err);
