@@ -85,6 +85,8 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
             mounts, mount("/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k"));
     json_array_append_new(mounts, mount("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
     json_array_append_new(mounts, mount("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+    json_array_append_new(
+            mounts, mount("/sys/fs/cgroup", "cgroup", "cgroup", "ro,nosuid,noexec,nodev,relatime"));
     json_array_append_new(mounts, mount("/etc/hosts", "bind", hosts, "rbind,ro"));
     json_array_append_new(mounts, mount("/etc/resolv.conf", "bind", resolv, "rbind,ro"));
     json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type",

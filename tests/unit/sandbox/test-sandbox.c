@@ -259,6 +259,15 @@ static void test_sandbox__network_none_has_only_loopback(void **state)
                                        "buildkitsandbox\n");
 }
 
+static void test_sandbox__no_fd_beyond_stdio_and_readonly_sys(void **state)
+{
+    struct fixture *f = *state;
+    struct kiln_sandbox_opts o = opts(f, SH("ls /proc/$$/fd; touch /sys/x 2>/dev/null || echo ro; "
+                                            "ls /sys/fs/cgroup >/dev/null && echo cg"));
+    assert_int_equal(run_ok(&o), 0);
+    assert_string_equal(f->out[0].buf, "0\n1\n2\nro\ncg\n");
+}
+
 static void test_sandbox__network_host_sees_host_interfaces(void **state)
 {
     struct fixture *f = *state;
@@ -277,10 +286,33 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* How many processes on the host run `sleep <arg>`. */
+static int sleepers(const char *arg)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        _cleanup_free_ char *path = kiln_xasprintf("/proc/%s/cmdline", e->d_name);
+        char cmd[256] = {0};
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t len = fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        size_t first = len > 0 ? strlen(cmd) + 1 : 0;
+        n += first > 0 && first < (size_t)len && strstr(cmd, "sleep") &&
+             strcmp(cmd + first, arg) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
 static void test_sandbox__timeout_kills_the_tree(void **state)
 {
     struct fixture *f = *state;
-    struct kiln_sandbox_opts o = opts(f, SH("sleep 1000 & sleep 1000 & echo started; wait"));
+    struct kiln_sandbox_opts o = opts(f, SH("sleep 987654 & sleep 987654 & echo started; wait"));
     o.timeout_ns = 500 * 1000000LL;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -293,6 +325,7 @@ static void test_sandbox__timeout_kills_the_tree(void **state)
     assert_int_equal(code, -1);
     assert_non_null(strstr(e->message, "time limit"));
     assert_string_equal(f->out[0].buf, "started\n");
+    assert_int_equal(sleepers("987654"), 0);
     kiln_error_free(e);
 }
 
@@ -309,7 +342,7 @@ static void test_sandbox__cancel_kills_the_tree(void **state)
     struct fixture *f = *state;
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    struct kiln_sandbox_opts o = opts(f, SH("sleep 1000 & sleep 1000"));
+    struct kiln_sandbox_opts o = opts(f, SH("sleep 987655 & sleep 987655"));
     o.cancel_fd = p[0];
     pthread_t t;
     struct timespec t0;
@@ -322,6 +355,7 @@ static void test_sandbox__cancel_kills_the_tree(void **state)
     pthread_join(t, NULL);
     print_message("# cancel after 0.3s: returned after %.3fs\n", took);
     assert_true(took < 1.3);
+    assert_int_equal(sleepers("987655"), 0);
     kiln_error_free(e);
     close(p[0]);
     close(p[1]);
@@ -367,7 +401,10 @@ static void test_sandbox__rootfs_keeps_nothing_of_the_sandbox(void **state)
     struct kiln_strv before = KILN_STRV_INIT, after = KILN_STRV_INIT;
     listing(f->rootfs, "", &before);
     struct kiln_sandbox_opts o = opts(f, (const char *const[]){"/bin/true", NULL});
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(run_ok(&o), 0);
+    print_message("# one 'true' in the sandbox: %.3fs\n", seconds_since(&t0));
     listing(f->rootfs, "", &after);
     assert_same_listing(&before, &after);
     kiln_strv_release(&before);
@@ -416,6 +453,26 @@ static void test_sandbox__hosts_symlink_out_of_the_rootfs(void **state)
     assert_true(S_ISLNK(st.st_mode));
 }
 
+static void test_sandbox__proc_symlink_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *proc = kiln_xasprintf("%s/proc", f->rootfs);
+    assert_int_equal(symlink("/tmp/x", proc), 0);
+    struct kiln_strv before = KILN_STRV_INIT, after = KILN_STRV_INIT;
+    listing(f->rootfs, "", &before);
+    struct kiln_sandbox_opts o = opts(f, SH("true"));
+    struct kiln_error *e = NULL;
+    int code = -1;
+    int r = kiln_sandbox_run(&o, &code, &e);
+    print_message("# /proc -> /tmp/x: %s\n", r < 0 ? e->message : "ran");
+    assert_int_equal(r, KILN_E_INVALID);
+    listing(f->rootfs, "", &after);
+    assert_same_listing(&before, &after);
+    kiln_strv_release(&before);
+    kiln_strv_release(&after);
+    kiln_error_free(e);
+}
+
 static void test_sandbox__missing_runtime_says_what_to_install(void **state)
 {
     struct fixture *f = *state;
@@ -462,11 +519,13 @@ int main(void)
             T(cwd_created_for_user),
             T(network_none_has_only_loopback),
             T(network_host_sees_host_interfaces),
+            T(no_fd_beyond_stdio_and_readonly_sys),
             T(timeout_kills_the_tree),
             T(cancel_kills_the_tree),
             T(rootfs_keeps_nothing_of_the_sandbox),
             T(rootfs_shows_what_the_process_wrote),
             T(hosts_symlink_out_of_the_rootfs),
+            T(proc_symlink_is_refused),
             T(missing_runtime_says_what_to_install),
             T(missing_program_is_an_error),
             T(arm64_under_binfmt),
