@@ -145,6 +145,7 @@ static void test_spec__mounts_and_masks(void **state)
     assert_non_null(hosts);
     assert_string_equal(json_string_value(json_object_get(hosts, "source")), "/s/hosts");
     assert_true(has_string(json_object_get(hosts, "options"), "ro"));
+    assert_true(has_string(json_object_get(hosts, "options"), "nosuid"));
     json_t *resolv = mount_at(spec, "/etc/resolv.conf");
     assert_string_equal(json_string_value(json_object_get(resolv, "source")), "/s/resolv.conf");
     assert_true(has_string(json_object_get(resolv, "options"), "ro"));
