@@ -40,8 +40,8 @@ extern char **environ;
 #define ARM64_BUSYBOX "/usr/local/lib/kiln-test/busybox-arm64"
 #define QEMU_BINFMT   "/proc/sys/fs/binfmt_misc/qemu-aarch64"
 
-static const char *const applets[] = {"sh",  "env",  "id",   "pwd",   "sleep", "true", "ls",
-                                      "cat", "echo", "kill", "uname", "touch", "mkdir"};
+static const char *const applets[] = {"sh",  "env",  "id",   "pwd",   "sleep", "true",  "ls",
+                                      "cat", "echo", "kill", "uname", "touch", "mkdir", "ip"};
 
 struct fixture {
     char dir[64]; /* holds rootfs/ and one state directory per run */
@@ -251,8 +251,11 @@ static void test_sandbox__cwd_created_for_user(void **state)
 static void test_sandbox__network_none_has_only_loopback(void **state)
 {
     struct fixture *f = *state;
-    struct kiln_sandbox_opts o = opts(f, SH("ls /sys/class/net; cat /etc/hosts; uname -n"));
+    struct kiln_sandbox_opts o =
+            opts(f, SH("ls /sys/class/net; cat /etc/hosts; uname -n; ip -o link show lo >&2"));
     assert_int_equal(run_ok(&o), 0);
+    if (!strstr(f->out[1].buf, ",UP"))
+        fail_msg("loopback is not up: %s", f->out[1].buf);
     assert_string_equal(f->out[0].buf, "lo\n"
                                        "127.0.0.1\tlocalhost buildkitsandbox\n"
                                        "::1\tlocalhost ip6-localhost ip6-loopback\n"
