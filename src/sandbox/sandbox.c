@@ -69,13 +69,14 @@ static int make_stubs(int rootfd, json_t *spec, struct kiln_sandbox_stubs *stubs
     return 0;
 }
 
-static void container_id(char out[static 32])
+/* A container id unique on the host: our pid, a per-process count and random bits. */
+static void container_id(char out[static 64])
 {
-    unsigned char rnd[8] = {0};
-    (void)getrandom(rnd, sizeof(rnd), 0);
-    int n = snprintf(out, 32, "kiln-");
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        n += snprintf(out + n, 32 - (size_t)n, "%02x", rnd[i]);
+    static unsigned long counter;
+    uint32_t rnd = 0;
+    (void)getrandom(&rnd, sizeof(rnd), 0);
+    snprintf(out, 64, "kiln-%d-%lu-%08x", (int)getpid(),
+             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED), rnd);
 }
 
 int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, struct kiln_error **err)
@@ -106,7 +107,7 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         r = make_stubs(rootfd, spec, &stubs, err);
     json_decref(spec);
     if (r >= 0) {
-        char id[32];
+        char id[64];
         container_id(id);
         _cleanup_free_ char *log = kiln_xasprintf("%s/runtime.log", o->state_dir);
         const struct kiln_sandbox_container c = {
