@@ -323,7 +323,8 @@ struct kiln_oci_tar_reader {
     kiln_oci_read_fn in;
     void *userdata;
     uint64_t max_bytes, max_entries, entries;
-    uint64_t offset; /* archive bytes consumed */
+    const char *what; /* "layer" or "archive", for messages */
+    uint64_t offset;  /* archive bytes consumed */
     unsigned char *buf;
     size_t pos, len;
     bool eof, done;
@@ -342,6 +343,7 @@ void kiln_oci_tar_reader_new(kiln_oci_read_fn in, void *userdata,
     r->userdata = userdata;
     r->max_bytes = limits && limits->max_bytes ? limits->max_bytes : KILN_LAYER_SIZE_MAX;
     r->max_entries = limits && limits->max_entries ? limits->max_entries : KILN_LAYER_ENTRIES_MAX;
+    r->what = limits && limits->what ? limits->what : "layer";
     r->buf = kiln_xmalloc(READ_CHUNK);
     kiln_buf_init(&r->pax, KILN_LAYER_PAX_MAX);
     *ret = r;
@@ -379,8 +381,8 @@ static ssize_t pull(struct kiln_oci_tar_reader *r, void *dst, size_t n, struct k
     if (n > avail)
         n = avail;
     if (r->offset + n > r->max_bytes)
-        return kiln_error_set(err, KILN_E_LIMIT,
-                              "layer is larger than the limit of %" PRIu64 " bytes", r->max_bytes);
+        return kiln_error_set(err, KILN_E_LIMIT, "%s is larger than the limit of %" PRIu64 " bytes",
+                              r->what, r->max_bytes);
     if (dst)
         memcpy(dst, r->buf + r->pos, n);
     r->pos += n;
@@ -649,14 +651,11 @@ static int apply_pax(struct kiln_oci_tar_reader *r, struct kiln_error **err)
         int k = apply_record(&r->h, key, eq + 1, (size_t)(p + n - 1 - (eq + 1)));
         if (k == -2)
             return kiln_error_set(err, KILN_E_INVALID,
-                                  "layer entry '%s': sparse files are not "
-                                  "supported",
+                                  "%s entry '%s': sparse files are not supported", r->what,
                                   r->h.name);
         if (k < 0)
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "layer entry '%s': malformed PAX record "
-                                  "'%s'",
-                                  r->h.name, key);
+            return kiln_error_set(err, KILN_E_INVALID, "%s entry '%s': malformed PAX record '%s'",
+                                  r->what, r->h.name, key);
         p += n;
     }
     return 0;
@@ -723,20 +722,19 @@ static int make_entry(struct kiln_oci_tar_reader *r, const unsigned char *blk,
         h->type = n > 0 && h->name[n - 1] == '/' && h->type == '\0' ? KILN_OCI_TAR_DIR
                                                                     : KILN_OCI_TAR_REG;
     if (!strchr("0123456", h->type) || h->type == '\0')
-        return kiln_error_set(err, KILN_E_INVALID, "layer entry '%s': unsupported type '%c'",
+        return kiln_error_set(err, KILN_E_INVALID, "%s entry '%s': unsupported type '%c'", r->what,
                               h->name, h->type);
     if (n == 0)
         return kiln_error_set(err, KILN_E_INVALID, "tar entry with an empty name at byte %" PRIu64,
                               r->offset);
     if (n > KILN_LAYER_NAME_MAX || strlen(h->linkname) > KILN_LAYER_NAME_MAX)
-        return kiln_error_set(err, KILN_E_LIMIT,
-                              "layer entry '%.64s...': name longer than %u "
-                              "bytes",
-                              h->name, KILN_LAYER_NAME_MAX);
+        return kiln_error_set(err, KILN_E_LIMIT, "%s entry '%.64s...': name longer than %u bytes",
+                              r->what, h->name, KILN_LAYER_NAME_MAX);
     if (h->uid > UINT32_MAX || h->gid > UINT32_MAX)
-        return kiln_error_set(err, KILN_E_INVALID, "layer entry '%s': owner out of range", h->name);
+        return kiln_error_set(err, KILN_E_INVALID, "%s entry '%s': owner out of range", r->what,
+                              h->name);
     if (++r->entries > r->max_entries)
-        return kiln_error_set(err, KILN_E_LIMIT, "layer has more than %" PRIu64 " entries",
+        return kiln_error_set(err, KILN_E_LIMIT, "%s has more than %" PRIu64 " entries", r->what,
                               r->max_entries);
     if (header_only(h->type))
         h->size = 0;

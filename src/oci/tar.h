@@ -76,6 +76,7 @@ static inline size_t kiln_oci_tar_padding(uint64_t size)
 struct kiln_oci_tar_limits {
     uint64_t max_bytes;   /* archive bytes read (0: KILN_LAYER_SIZE_MAX) */
     uint64_t max_entries; /* entries returned (0: KILN_LAYER_ENTRIES_MAX) */
+    const char *what;     /* what the stream is, for messages: "archive" (NULL: "layer") */
 };
 
 struct kiln_oci_tar_reader;
