@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/fsroot.h"
 #include "copy-private.h"
+#include "oci/unpack.h"
 #include "passwd.h"
 
 #include "base/banned.h"
@@ -34,6 +35,8 @@ struct dir_fixup {
 
 struct copier {
     const struct kiln_vertex_copy *op;
+    const char *dest_root; /* its path, for archive extraction */
+    bool from_url;         /* copying a download */
     const struct kiln_copy_src *src;
     struct kiln_copy_walk walk;
     int src_root;
@@ -288,8 +291,38 @@ static bool is_dir_in(int root, const char *path)
 }
 
 /* Where match `rel` goes: a directory (its contents, or it inside) or a file path. */
+/*
+ * ADD of a local archive (by content, unless --unpack=false): extracted into
+ * the destination directory. Returns 1 when it was one, 0 when not.
+ */
+static int unpack_archive(struct copier *c, const char *rel, struct kiln_error **err)
+{
+    if (!c->op->add || c->op->unpack == KILN_DF_FALSE || !c->dest_root ||
+        (c->from_url && c->op->unpack != KILN_DF_TRUE))
+        return 0; /* a download is kept as it is unless --unpack=true */
+    int fd = kiln_fsroot_open(c->src_root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return 0; /* not a file we can read: the copy reports it */
+    struct stat st;
+    bool archive = false;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0 && S_ISREG(st.st_mode))
+        r = kiln_oci_archive_detect(fd, &archive, err);
+    if (r >= 0 && archive) {
+        struct kiln_oci_archive_opts o = {.chown = c->chown, .uid = c->uid, .gid = c->gid};
+        r = kiln_oci_archive_extract(fd, c->dest_root, c->op->dest, &o, err);
+        if (r < 0)
+            kiln_error_wrap(err, r, "ADD %s", rel);
+    }
+    close(fd);
+    return r < 0 ? r : archive;
+}
+
 static int copy_match(struct copier *c, int dest_root, const char *rel, struct kiln_error **err)
 {
+    int u = unpack_archive(c, rel, err);
+    if (u != 0)
+        return u < 0 ? u : 0;
     const char *dest = c->op->dest;
     size_t n = strlen(dest);
     bool dest_dir = n && dest[n - 1] == '/';
@@ -399,7 +432,9 @@ static int copy_urls(struct copier *c, int droot, const char *tmp_dir, struct ki
         c->src = &tsrc;
         c->src_root = troot;
         c->walk = (struct kiln_copy_walk){.src = &tsrc};
+        c->from_url = true;
         r = copy_match(c, droot, rel, err);
+        c->from_url = false;
         c->src = saved;
         c->src_root = saved_root;
         close(troot);
@@ -410,7 +445,7 @@ static int copy_urls(struct copier *c, int droot, const char *tmp_dir, struct ki
 int kiln_copy_apply(const struct kiln_vertex_copy *op, const struct kiln_copy_src *src,
                     const char *dest_root, const char *tmp_dir, struct kiln_error **err)
 {
-    struct copier c = {.op = op, .src = src, .src_root = -1};
+    struct copier c = {.op = op, .src = src, .src_root = -1, .dest_root = dest_root};
     int r = 0;
     if (op->chown) {
         c.chown = true;

@@ -262,6 +262,29 @@ else
   not_ok "two builds of one step at once run it once"
 fi
 
+# --- ADD of a local archive -------------------------------------------------------
+arc=$tmp/archive
+mkdir -p "$arc/content/inner"
+echo packed >"$arc/content/inner/file.txt"
+tar -czf "$arc/bundle.tgz" -C "$arc/content" inner
+cp "$arc/bundle.tgz" "$arc/renamed.bin"
+printf 'FROM scratch\nADD bundle.tgz /x/\nADD renamed.bin /y/\nADD --unpack=false bundle.tgz /z/\nCOPY bundle.tgz /c/\n' >"$arc/Dockerfile"
+if build -o type=local,dest="$tmp/arc-out" "$arc"; then ok "ADD of local archives builds"; else not_ok "ADD of local archives builds"; fi
+check "ADD extracts a tar.gz" grep -qx packed "$tmp/arc-out/x/inner/file.txt"
+check "ADD detects an archive by content, not by name" grep -qx packed "$tmp/arc-out/y/inner/file.txt"
+check "ADD --unpack=false keeps the archive" test -f "$tmp/arc-out/z/bundle.tgz"
+check "COPY never extracts" test -f "$tmp/arc-out/c/bundle.tgz"
+printf 'evil' >"$arc/evil.txt"
+python3 - "$arc/evil.tar" "$arc/evil.txt" <<'PYEOF'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    t.add(sys.argv[2], arcname="../../../escaped.txt")
+PYEOF
+printf 'FROM scratch\nADD evil.tar /dst/\n' >"$arc/Dockerfile"
+build -o type=local,dest="$tmp/evil-out" "$arc"
+rc=$?
+if [[ ! -e $tmp/evil-out/../escaped.txt && ! -e $tmp/escaped.txt && ! -e /escaped.txt ]]; then ok "an archive entry with .. stays inside (exit $rc)"; else not_ok "an archive entry with .. stays inside"; fi
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
