@@ -285,6 +285,21 @@ build -o type=local,dest="$tmp/evil-out" "$arc"
 rc=$?
 if [[ ! -e $tmp/evil-out/../escaped.txt && ! -e $tmp/escaped.txt && ! -e /escaped.txt ]]; then ok "an archive entry with .. stays inside (exit $rc)"; else not_ok "an archive entry with .. stays inside"; fi
 
+# --- kiln login and a registry with Basic auth --------------------------------------
+if [[ -n ${KILN_TEST_AUTH_REGISTRY:-} ]]; then
+  export XDG_CONFIG_HOME=$tmp/config
+  areg=$KILN_TEST_AUTH_REGISTRY
+  build -t "$areg/e2e/private:1" --push "$ctx"
+  rc=$?
+  if [[ $rc -eq 1 ]] && grep -qi "401\|unauthorized\|credentials" "$tmp/out"; then ok "a push without credentials is refused"; else not_ok "a push without credentials is refused (exit $rc)"; fi
+  if printf '%s\n' "$KILN_TEST_PASSWORD" | "$kiln" login -u "$KILN_TEST_USER" --password-stdin "$areg" >"$tmp/out" 2>&1; then ok "kiln login"; else not_ok "kiln login"; fi
+  check "the credentials file is private (0600)" test "$(stat -c %a "$XDG_CONFIG_HOME/kiln/credentials.json")" = 600
+  if build -t "$areg/e2e/private:1" --push "$ctx"; then ok "a push with kiln login's credentials"; else not_ok "a push with kiln login's credentials"; fi
+  check "no password in the build output" bash -c "! grep -qF -- '$KILN_TEST_PASSWORD' '$tmp/out'"
+  check "kiln logout" "$kiln" logout "$areg"
+  unset XDG_CONFIG_HOME
+fi
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
