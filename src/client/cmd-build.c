@@ -109,7 +109,10 @@ static int run(struct kiln_build_request *req, const struct kiln_build_cli *cli)
         kiln_progress_warn(p, NULL,
                            "No output specified with the local driver. The build result stays "
                            "in the build cache only; use --push, --load or -o to export it");
-    struct kiln_build_env env = {.data_dir = data, .progress = p};
+    /* --load talks to the engine DOCKER_HOST names when it is a unix socket. */
+    const char *dh = getenv("DOCKER_HOST");
+    const char *sock = dh && strncmp(dh, "unix://", 7) == 0 ? dh + 7 : NULL;
+    struct kiln_build_env env = {.data_dir = data, .progress = p, .docker_socket = sock};
     struct kiln_build_result res = {0};
     struct kiln_error *e = NULL;
     int r = kiln_build_run(req, &env, &res, &e);

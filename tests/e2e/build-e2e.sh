@@ -300,6 +300,29 @@ if [[ -n ${KILN_TEST_AUTH_REGISTRY:-} ]]; then
   unset XDG_CONFIG_HOME
 fi
 
+# --- Docker: --load, and a pushed image pulls and runs ------------------------------
+dsock=${DOCKER_HOST#unix://}
+[[ -S $dsock ]] || dsock=/var/run/docker.sock
+if [[ -S $dsock ]] && command -v docker >/dev/null && docker -H "unix://$dsock" info >/dev/null 2>&1; then
+  if DOCKER_HOST=unix://$dsock build -t kiln-e2e-load:1 --load "$ctx" &&
+    [[ $(docker -H "unix://$dsock" run --rm --network=host kiln-e2e-load:1 'cat /app/hello.txt' 2>&1) == hello ]]; then
+    ok "--load: the image runs in Docker"
+  else
+    not_ok "--load: the image runs in Docker"
+  fi
+  if docker -H "unix://$dsock" pull "$reg/e2e/app:1" >/dev/null 2>&1 &&
+    [[ $(docker -H "unix://$dsock" run --rm --network=host "$reg/e2e/app:1" 'cat /app/hello.txt' 2>&1) == hello ]]; then
+    ok "a pushed image pulls and runs in Docker"
+  else
+    not_ok "a pushed image pulls and runs in Docker"
+  fi
+  docker -H "unix://$dsock" rmi -f kiln-e2e-load:1 "$reg/e2e/app:1" >/dev/null 2>&1
+else
+  n=$((n + 1)); echo "ok $n - --load: the image runs in Docker # SKIP no Docker engine"
+  n=$((n + 1)); echo "ok $n - a pushed image pulls and runs in Docker # SKIP no Docker engine"
+fi
+unset dsock
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
