@@ -14,23 +14,9 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "progress-private.h"
 
 #include "base/banned.h"
-
-struct vertex {
-    char *id;
-    unsigned number;
-    int64_t started; /* ns; 0 when not started */
-};
-
-struct kiln_progress {
-    enum kiln_progress_mode mode;
-    FILE *out;
-    pthread_mutex_t lock;
-    struct vertex *v;
-    size_t n, alloc;
-    long last; /* index of the vertex printed last; -1 none */
-};
 
 int kiln_progress_mode_parse(const char *s, enum kiln_progress_mode *ret, struct kiln_error **err)
 {
@@ -47,11 +33,16 @@ int kiln_progress_mode_parse(const char *s, enum kiln_progress_mode *ret, struct
 struct kiln_progress *kiln_progress_new(enum kiln_progress_mode mode, FILE *out)
 {
     struct kiln_progress *p = kiln_xcalloc(1, sizeof(*p));
-    /* The live tty view is the plain view written to the terminal. */
-    p->mode = mode == KILN_PROGRESS_AUTO || mode == KILN_PROGRESS_TTY ? KILN_PROGRESS_PLAIN : mode;
+    if (mode == KILN_PROGRESS_AUTO)
+        mode = isatty(fileno(out)) && !kiln_progress_dumb_terminal() ? KILN_PROGRESS_TTY
+                                                                     : KILN_PROGRESS_PLAIN;
+    p->mode = mode;
     p->out = out;
     p->last = -1;
+    p->begun = kiln_progress_now();
     pthread_mutex_init(&p->lock, NULL);
+    if (mode == KILN_PROGRESS_TTY)
+        kiln_progress_tty_start(p);
     return p;
 }
 
@@ -59,14 +50,21 @@ void kiln_progress_free(struct kiln_progress *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++)
+    if (p->mode == KILN_PROGRESS_TTY)
+        kiln_progress_tty_stop(p);
+    for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].id);
+        free(p->v[i].name);
+        for (size_t k = 0; k < KILN_PROGRESS_TAIL; k++)
+            free(p->v[i].tail[k]);
+    }
     free(p->v);
+    free(p->warning);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
-static int64_t now_ns(void)
+int64_t kiln_progress_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -164,8 +162,13 @@ void kiln_progress_start(struct kiln_progress *p, const char *id, const char *na
     pthread_mutex_lock(&p->lock);
     long i;
     struct vertex *v = find(p, id, &i);
-    v->started = now_ns();
-    if (plain(p)) {
+    v->started = kiln_progress_now();
+    if (p->mode == KILN_PROGRESS_TTY) {
+        free(v->name);
+        v->name = kiln_xstrdup(name);
+        v->state = KILN_PROGRESS_RUNNING;
+        kiln_progress_tty_draw(p, false);
+    } else if (plain(p)) {
         switch_to(p, i);
         fprintf(p->out, "#%u %s\n", v->number, name);
         fflush(p->out);
@@ -182,7 +185,12 @@ void kiln_progress_cached(struct kiln_progress *p, const char *id, const char *n
     pthread_mutex_lock(&p->lock);
     long i;
     struct vertex *v = find(p, id, &i);
-    if (plain(p)) {
+    if (p->mode == KILN_PROGRESS_TTY) {
+        free(v->name);
+        v->name = kiln_xstrdup(name);
+        v->state = KILN_PROGRESS_CACHED;
+        kiln_progress_tty_draw(p, false);
+    } else if (plain(p)) {
         switch_to(p, i);
         fprintf(p->out, "#%u %s\n#%u CACHED\n", v->number, name, v->number);
         fflush(p->out);
@@ -199,13 +207,21 @@ static void finish(struct kiln_progress *p, const char *id, const char *word, co
     pthread_mutex_lock(&p->lock);
     long i;
     struct vertex *v = find(p, id, &i);
-    if (plain(p)) {
+    if (p->mode == KILN_PROGRESS_TTY) {
+        v->ended = kiln_progress_now();
+        v->state = strcmp(word, "DONE") == 0    ? KILN_PROGRESS_DONE
+                   : strcmp(word, "ERROR") == 0 ? KILN_PROGRESS_FAILED
+                                                : KILN_PROGRESS_CANCELED;
+        if (msg)
+            kiln_progress_tail(v, msg, strlen(msg));
+        kiln_progress_tty_draw(p, false);
+    } else if (plain(p)) {
         switch_to(p, i);
         if (msg)
             fprintf(p->out, "#%u %s: %s\n", v->number, word, msg);
         else if (strcmp(word, "DONE") == 0)
             fprintf(p->out, "#%u DONE %.1fs\n", v->number,
-                    v->started ? (double)(now_ns() - v->started) / 1e9 : 0.0);
+                    v->started ? (double)(kiln_progress_now() - v->started) / 1e9 : 0.0);
         else
             fprintf(p->out, "#%u %s\n", v->number, word);
         fflush(p->out);
@@ -258,13 +274,19 @@ void kiln_progress_log(struct kiln_progress *p, const char *id, int stream, cons
                        size_t len)
 {
     (void)stream;
-    if (!p || p->mode != KILN_PROGRESS_PLAIN)
+    if (!p || (p->mode != KILN_PROGRESS_PLAIN && p->mode != KILN_PROGRESS_TTY))
         return;
     pthread_mutex_lock(&p->lock);
     long i;
     struct vertex *v = find(p, id, &i);
+    if (p->mode == KILN_PROGRESS_TTY) {
+        kiln_progress_tail(v, data, len);
+        kiln_progress_tty_draw(p, false);
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     switch_to(p, i);
-    double t = v->started ? (double)(now_ns() - v->started) / 1e9 : 0.0;
+    double t = v->started ? (double)(kiln_progress_now() - v->started) / 1e9 : 0.0;
     while (len) {
         const char *nl = memchr(data, '\n', len);
         size_t n = nl ? (size_t)(nl - data) : len;
@@ -286,7 +308,10 @@ void kiln_progress_warn(struct kiln_progress *p, const char *id, const char *mes
     if (!p || p->mode == KILN_PROGRESS_QUIET)
         return;
     pthread_mutex_lock(&p->lock);
-    if (id) {
+    if (p->mode == KILN_PROGRESS_TTY) {
+        free(p->warning);
+        p->warning = kiln_xstrdup(message);
+    } else if (id) {
         long i;
         struct vertex *v = find(p, id, &i);
         switch_to(p, i);
@@ -294,6 +319,7 @@ void kiln_progress_warn(struct kiln_progress *p, const char *id, const char *mes
     } else {
         fprintf(p->out, "WARNING: %s\n", message);
     }
-    fflush(p->out);
+    if (p->mode != KILN_PROGRESS_TTY)
+        fflush(p->out);
     pthread_mutex_unlock(&p->lock);
 }
