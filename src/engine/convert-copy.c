@@ -40,16 +40,19 @@ static char *destination(struct conv_stage *s, const char *dest)
     return clean;
 }
 
+/* Where the copy reads; converts the stage (or adds the image) first, so inputs come first. */
 static int copy_from(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
-                     struct kiln_vertex *x, struct kiln_error **err)
+                     enum kiln_copy_from *ret_kind, struct kiln_vertex **ret_from,
+                     struct kiln_error **err)
 {
     const char *from = ins->copy.from;
+    *ret_from = NULL;
     if (!from || !*from) {
-        x->copy.from_kind = ins->copy.n_contents && !ins->copy.sources.n ? KILN_COPY_FROM_INLINE
-                                                                         : KILN_COPY_FROM_CONTEXT;
+        *ret_kind = ins->copy.n_contents && !ins->copy.sources.n ? KILN_COPY_FROM_INLINE
+                                                                 : KILN_COPY_FROM_CONTEXT;
         return 0;
     }
-    x->copy.from_kind = KILN_COPY_FROM_STATE;
+    *ret_kind = KILN_COPY_FROM_STATE;
     long i = conv_find_stage(c, from);
     if (i >= 0) {
         if ((size_t)i >= s->index)
@@ -60,7 +63,7 @@ static int copy_from(struct conv *c, struct conv_stage *s, const struct kiln_df_
         int r = conv_stage_need(c, (size_t)i, s, err);
         if (r < 0)
             return r;
-        x->copy.from = c->stages[i].state;
+        *ret_from = c->stages[i].state;
         return 0;
     }
     char *pinned = NULL;
@@ -74,7 +77,7 @@ static int copy_from(struct conv *c, struct conv_stage *s, const struct kiln_df_
     img->image.ref = pinned;
     _cleanup_free_ char *pf = kiln_oci_platform_format_all(&s->platform);
     kiln_oci_platform_parse(pf, &img->image.platform, NULL);
-    x->copy.from = img;
+    *ret_from = img;
     return 0;
 }
 
@@ -100,16 +103,22 @@ int conv_copy(struct conv *c, struct conv_stage *s, const struct kiln_df_instruc
               struct kiln_error **err)
 {
     const struct kiln_df_copy *cp = &ins->copy;
+    enum kiln_copy_from kind;
+    struct kiln_vertex *from = NULL;
+    int r = copy_from(c, s, ins, &kind, &from, err);
+    if (r < 0)
+        return r;
     struct kiln_shell_env env;
     conv_word_env(s, &env);
     _cleanup_free_ char *name = conv_step_name(s, ins->original);
     struct kiln_vertex *x = kiln_graph_add(c->g, KILN_VERTEX_COPY, s->state, name);
+    x->copy.from_kind = kind;
+    x->copy.from = from;
     x->copy.add = ins->kind == KILN_DF_ADD;
     x->copy.parents = cp->parents;
     x->copy.link = cp->link;
     x->copy.unpack = cp->unpack;
     x->no_cache = c->o->no_cache;
-    int r = 0;
     unsigned line = ins->start_line;
     for (size_t i = 0; i < cp->sources.n && r >= 0; i++) {
         char *w = NULL;
@@ -150,12 +159,9 @@ int conv_copy(struct conv *c, struct conv_stage *s, const struct kiln_df_instruc
                                     ins->kind == KILN_DF_ADD ? "ADD" : "COPY");
     }
     kiln_shell_env_release(&env);
-    if (r >= 0) {
-        x->copy.dest = destination(s, dest);
-        r = copy_from(c, s, ins, x, err);
-    }
     if (r < 0)
         return r;
+    x->copy.dest = destination(s, dest);
     s->state = x;
     history(s, ins, x);
     return 0;
