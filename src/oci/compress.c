@@ -47,6 +47,8 @@ struct gz_job {
     size_t out_len, out_alloc;
     uLong crc;
     bool last;
+    z_stream z; /* kept from block to block (deflateReset): no allocation per block */
+    bool z_init;
     int error; /* a zlib failure, reported by the writer */
     enum job_state state;
 };
@@ -109,31 +111,35 @@ const char *kiln_oci_compression_media_type(enum kiln_oci_compression c, bool do
 /* Deflates one block into job->out; runs on a worker thread or the caller's. */
 static void gz_compress(struct gz_job *job, int level)
 {
-    z_stream z = {0};
+    z_stream *z = &job->z;
     job->crc = crc32(0, job->in + GZ_DICT, (uInt)job->len);
     job->out_len = 0;
-    if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (!job->z_init && deflateInit2(z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         job->error = -ENOMEM;
         return;
     }
-    if (job->dict_len &&
-        deflateSetDictionary(&z, job->in + GZ_DICT - job->dict_len, (uInt)job->dict_len) != Z_OK)
+    if (job->z_init && deflateReset(z) != Z_OK) {
         job->error = -EIO;
-    size_t need = deflateBound(&z, job->len) + 64;
+        return;
+    }
+    job->z_init = true;
+    if (job->dict_len &&
+        deflateSetDictionary(z, job->in + GZ_DICT - job->dict_len, (uInt)job->dict_len) != Z_OK)
+        job->error = -EIO;
+    size_t need = deflateBound(z, job->len) + 64;
     if (job->out_alloc < need) {
         free(job->out);
         job->out = kiln_xmalloc(need);
         job->out_alloc = need;
     }
-    z.next_in = job->in + GZ_DICT;
-    z.avail_in = (uInt)job->len;
-    z.next_out = job->out;
-    z.avail_out = (uInt)job->out_alloc;
-    int r = deflate(&z, job->last ? Z_FINISH : Z_SYNC_FLUSH);
-    if (z.avail_in != 0 || (job->last ? r != Z_STREAM_END : r != Z_OK))
+    z->next_in = job->in + GZ_DICT;
+    z->avail_in = (uInt)job->len;
+    z->next_out = job->out;
+    z->avail_out = (uInt)job->out_alloc;
+    int r = deflate(z, job->last ? Z_FINISH : Z_SYNC_FLUSH);
+    if (z->avail_in != 0 || (job->last ? r != Z_STREAM_END : r != Z_OK))
         job->error = -EIO;
-    job->out_len = job->out_alloc - z.avail_out;
-    deflateEnd(&z);
+    job->out_len = job->out_alloc - z->avail_out;
 }
 
 static void *gz_worker(void *arg)
@@ -211,6 +217,15 @@ static int gz_write_oldest(struct kiln_oci_compressor *c, struct kiln_error **er
     return 0;
 }
 
+/* A job's state, read under the lock: workers change it. */
+static enum job_state job_state(struct gz *g, const struct gz_job *job)
+{
+    pthread_mutex_lock(&g->lock);
+    enum job_state state = job->state;
+    pthread_mutex_unlock(&g->lock);
+    return state;
+}
+
 /* Hands the block being filled to the workers and starts the next one. */
 static int gz_submit(struct kiln_oci_compressor *c, bool last, struct kiln_error **err)
 {
@@ -228,7 +243,7 @@ static int gz_submit(struct kiln_oci_compressor *c, bool last, struct kiln_error
     if (g->next_fill == 2)
         gz_start(g);
     struct gz_job *next = &g->jobs[g->next_fill % GZ_SLOTS];
-    while (next->state != JOB_FREE) {
+    while (job_state(g, next) != JOB_FREE) {
         int r = gz_write_oldest(c, err);
         if (r < 0)
             return r;
@@ -386,6 +401,8 @@ void kiln_oci_compressor_free(struct kiln_oci_compressor *c)
         for (unsigned i = 0; i < GZ_SLOTS; i++) {
             free(c->gz.jobs[i].in);
             free(c->gz.jobs[i].out);
+            if (c->gz.jobs[i].z_init)
+                deflateEnd(&c->gz.jobs[i].z);
         }
         pthread_mutex_destroy(&c->gz.lock);
         pthread_cond_destroy(&c->gz.cond);

@@ -355,6 +355,22 @@ static void test_unpack__hostile_symlinks(void **state)
     assert_int_equal(lstat(passwd, &st), 0);
     assert_true(S_ISREG(st.st_mode));
     free(passwd);
+    /* Duplicate names and type flips: the last entry wins, inside the root. */
+    tar_simple(&tar, "flip", '0', "file");
+    tar_simple(&tar, "flip/", '5', NULL);
+    tar_simple(&tar, "flip/inner", '0', "inner");
+    tar_simple(&tar, "flip", '2', "etc");
+    tar_simple(&tar, "flip/through", '0', "lands in etc");
+    tar_simple(&tar, "flop/", '5', NULL);
+    tar_simple(&tar, "flop", '0', "file again");
+    tar_end(&tar);
+    expect_ok(apply_blob(f->root, &tar, h.root, NULL, NULL, &err), &err);
+    kiln_buf_reset(&tar);
+    assert_true(exists(h.root, "etc/through"));
+    char *flop = at(h.root, "flop");
+    assert_int_equal(lstat(flop, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    free(flop);
     /* Hard links: never to outside, even through a planted symlink. */
     tar_simple(&tar, "l", '1', "../outside/secret");
     tar_end(&tar);
