@@ -120,7 +120,11 @@ static int run(struct kiln_build_request *req, const struct kiln_build_cli *cli)
     if (r < 0) {
         fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
         if (e && e->line)
-            fprintf(stderr, "%s:%u\n", req->dockerfile ? req->dockerfile : "Dockerfile", e->line);
+            fprintf(stderr, "%s:%u\n",
+                    !req->dockerfile                    ? "Dockerfile"
+                    : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
+                                                        : req->dockerfile,
+                    e->line);
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }

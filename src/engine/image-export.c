@@ -28,6 +28,7 @@
 void kiln_image_release(struct kiln_image *img)
 {
     free(img->layers);
+    free(img->layer_times);
     *img = (struct kiln_image){0};
 }
 
@@ -129,7 +130,14 @@ static int export_layers(struct kiln_store *s, const char *builder, const char *
     if (r < 0)
         return r;
     img->layers = kiln_xcalloc(n ? n : 1, sizeof(*img->layers));
+    img->layer_times = kiln_xcalloc(n ? n : 1, sizeof(*img->layer_times));
     img->n_layers = n;
+    for (size_t i = 0; i < n; i++) {
+        struct kiln_snapshot_info info;
+        if ((r = kiln_snapshot_stat(s, ids[i], &info, err)) < 0)
+            return r;
+        img->layer_times[i] = info.created;
+    }
     _cleanup_free_ bool *todo = kiln_xcalloc(n ? n : 1, sizeof(*todo));
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
@@ -191,6 +199,49 @@ static void format_time(int64_t ns, char out[64])
     }
 }
 
+/* A new history entry's time, clamped to SOURCE_DATE_EPOCH when there is one. */
+static json_t *time_json(int64_t ns, const struct kiln_image_export_opts *o)
+{
+    if (o->has_epoch && ns > o->epoch * 1000000000)
+        ns = o->epoch * 1000000000;
+    char t[64];
+    format_time(ns, t);
+    return json_string(t);
+}
+
+/*
+ * The history entries this build added get the time their layer was made
+ * (the snapshot's creation, so a warm rebuild writes the same config);
+ * entries without a layer take the time before them, else the next layer's.
+ */
+static void fill_history_times(json_t *hist, const struct kiln_image *img,
+                               const struct kiln_image_export_opts *o)
+{
+    int64_t fallback = img->n_layers ? img->layer_times[img->n_layers - 1] : o->now_ns;
+    int64_t prev = -1;
+    size_t layer = 0, i;
+    json_t *h;
+    json_array_foreach (hist, i, h) {
+        bool empty = json_is_true(json_object_get(h, "empty_layer"));
+        int64_t t = !empty && layer < img->n_layers ? img->layer_times[layer] : prev;
+        layer += !empty;
+        if (json_object_get(h, "created"))
+            continue;
+        if (t < 0) { /* an empty entry before any new layer: the next layer's time */
+            t = fallback;
+            size_t l = layer;
+            for (size_t k = i + 1; k < json_array_size(hist); k++)
+                if (!json_is_true(json_object_get(json_array_get(hist, k), "empty_layer"))) {
+                    if (l < img->n_layers)
+                        t = img->layer_times[l];
+                    break;
+                }
+        }
+        json_object_set_new(h, "created", time_json(t, o));
+        prev = t;
+    }
+}
+
 static json_t *make_config(const struct kiln_graph *g, const struct kiln_image *img,
                            const struct kiln_image_export_opts *o)
 {
@@ -199,18 +250,15 @@ static json_t *make_config(const struct kiln_graph *g, const struct kiln_image *
     for (size_t i = 0; i < img->n_layers; i++)
         json_array_append_new(ids, json_string(img->layers[i].diff_id));
     json_object_set_new(c, "rootfs", json_pack("{s:s, s:o}", "type", "layers", "diff_ids", ids));
-    char now[64];
-    format_time(o->has_epoch ? o->epoch * 1000000000 : o->now_ns, now);
     json_t *hist = json_object_get(c, "history");
-    size_t i;
-    json_t *h;
-    json_array_foreach (hist, i, h) {
-        if (!json_object_get(h, "created"))
-            json_object_set_new(h, "created", json_string(now));
-    }
+    fill_history_times(hist, img, o);
     json_t *last = json_array_get(hist, json_array_size(hist) - 1);
     json_t *created = last ? json_object_get(last, "created") : NULL;
-    json_object_set_new(c, "created", created ? json_incref(created) : json_string(now));
+    json_object_set_new(
+            c, "created",
+            created ? json_incref(created)
+                    : time_json(img->n_layers ? img->layer_times[img->n_layers - 1] : o->now_ns,
+                                o));
     return c;
 }
 

@@ -34,6 +34,7 @@ struct kiln_image {
     uint64_t config_size;
     const char *config_media_type; /* static */
     struct kiln_layer_blob *layers;
+    int64_t *layer_times; /* when each layer's snapshot was made (ns) */
     size_t n_layers;
 };
 
