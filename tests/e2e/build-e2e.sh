@@ -301,7 +301,8 @@ if [[ -n ${KILN_TEST_AUTH_REGISTRY:-} ]]; then
 fi
 
 # --- Docker: --load, and a pushed image pulls and runs ------------------------------
-dsock=${DOCKER_HOST#unix://}
+dsock=${DOCKER_HOST:-}
+dsock=${dsock#unix://}
 [[ -S $dsock ]] || dsock=/var/run/docker.sock
 if [[ -S $dsock ]] && command -v docker >/dev/null && docker -H "unix://$dsock" info >/dev/null 2>&1; then
   if DOCKER_HOST=unix://$dsock build -t kiln-e2e-load:1 --load "$ctx" &&
