@@ -9,24 +9,12 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/human.h"
 #include "commands.h"
 #include "data-dir.h"
 #include "store/store.h"
 
 #include "base/banned.h"
-
-/* go-units HumanSize, as buildx prints sizes. */
-static void human(uint64_t n, char out[32])
-{
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(*units)) {
-        v /= 1000;
-        u++;
-    }
-    snprintf(out, 32, "%.4g%s", v, units[u]);
-}
 
 static int parse_size(const char *s, uint64_t *ret)
 {
@@ -92,12 +80,13 @@ int kiln_cmd_du(int argc, char **argv)
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }
-    char a[32], b[32], c[32], d[32], t[32];
-    human(u.records_bytes, a);
-    human(u.snapshots_bytes, b);
-    human(u.blobs_bytes, c);
-    human(u.reclaimable_bytes, d);
-    human(u.total_bytes, t);
+    char a[KILN_HUMAN_SIZE_MAX], b[KILN_HUMAN_SIZE_MAX], c[KILN_HUMAN_SIZE_MAX],
+            d[KILN_HUMAN_SIZE_MAX], t[KILN_HUMAN_SIZE_MAX];
+    kiln_human_size(u.records_bytes, a);
+    kiln_human_size(u.snapshots_bytes, b);
+    kiln_human_size(u.blobs_bytes, c);
+    kiln_human_size(u.reclaimable_bytes, d);
+    kiln_human_size(u.total_bytes, t);
     printf("%-12s %8s %10s\n", "KIND", "COUNT", "SIZE");
     printf("%-12s %8llu %10s\n", "records", (unsigned long long)u.records, a);
     printf("%-12s %8llu %10s\n", "snapshots", (unsigned long long)u.snapshots, b);
@@ -156,8 +145,8 @@ int kiln_cmd_prune(int argc, char **argv)
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }
-    char f[32];
-    human(rep.freed_bytes, f);
+    char f[KILN_HUMAN_SIZE_MAX];
+    kiln_human_size(rep.freed_bytes, f);
     printf("Deleted %llu cache records, %llu snapshots, %llu blobs\nTotal:\t%s\n",
            (unsigned long long)rep.records, (unsigned long long)rep.snapshots,
            (unsigned long long)rep.blobs, f);

@@ -69,16 +69,6 @@ static int env_or_label(struct conv *c, struct conv_stage *s, const struct kiln_
     return r;
 }
 
-static const char *build_arg(const struct conv *c, const char *name)
-{
-    const struct kiln_strv *a = c->o->build_args;
-    size_t n = strlen(name);
-    for (size_t i = a ? a->n : 0; i-- > 0;)
-        if (strncmp(a->v[i], name, n) == 0 && a->v[i][n] == '=')
-            return a->v[i] + n + 1;
-    return NULL;
-}
-
 static int arg(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
                struct kiln_error **err)
 {
@@ -92,7 +82,7 @@ static int arg(struct conv *c, struct conv_stage *s, const struct kiln_df_instru
             r = expand(c, s, a->value, ins->start_line, &def, err);
         if (r < 0)
             break;
-        const char *over = build_arg(c, a->key);
+        const char *over = conv_build_arg(c, a->key);
         const char *global = a->value ? NULL : kiln_shell_env_get(&c->global, a->key);
         const char *v = over ? over : def ? def : global;
         if (v)

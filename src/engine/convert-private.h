@@ -38,6 +38,8 @@ struct conv {
 
 /* The env a word of stage s expands against: ARGs, overridden by ENV. Caller releases. */
 void conv_word_env(const struct conv_stage *s, struct kiln_shell_env *ret);
+/* The --build-arg value of `name`, or NULL. */
+const char *conv_build_arg(const struct conv *c, const char *name);
 /* Expands one word against env; ret is the caller's. Errors carry the line. */
 int conv_expand(const struct conv *c, const struct kiln_shell_env *env, const char *word,
                 unsigned line, char **ret, struct kiln_error **err);

@@ -125,8 +125,7 @@ static void platform_args(struct kiln_shell_env *env, const char *prefix,
     kiln_shell_env_set(env, key, p->os_version ? p->os_version : "");
 }
 
-/* The --build-arg value of `name`, or NULL. */
-static const char *build_arg(const struct conv *c, const char *name)
+const char *conv_build_arg(const struct conv *c, const char *name)
 {
     const struct kiln_strv *a = c->o->build_args;
     size_t n = strlen(name);
@@ -143,7 +142,7 @@ static int meta_args(struct conv *c, struct kiln_error **err)
         const struct kiln_df_instruction *ins = &c->df->meta_args[i];
         for (size_t j = 0; j < ins->n_args; j++) {
             const struct kiln_df_argdef *a = &ins->args[j];
-            const char *over = build_arg(c, a->key);
+            const char *over = conv_build_arg(c, a->key);
             _cleanup_free_ char *v = NULL;
             if (!over && a->value) {
                 int r = conv_expand(c, &c->global, a->value, ins->start_line, &v, err);

@@ -14,24 +14,9 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "export.h"
+#include "oci/layer.h"
 
 #include "base/banned.h"
-
-static int fd_out(void *userdata, const void *data, size_t len, struct kiln_error **err)
-{
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(*(int *)userdata, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_error_set_errno(err, -errno, "cannot write the image tar");
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 static size_t read_cb(char *buf, size_t size, size_t n, void *userdata)
 {
@@ -59,7 +44,7 @@ int kiln_docker_load(const char *socket, struct kiln_store *s, const struct kiln
     if (fd < 0)
         return kiln_error_set_errno(err, -errno, "cannot create '%s'", path);
     unlink(path);
-    int r = kiln_export_docker_tar(s, img, fd_out, &fd, err);
+    int r = kiln_export_docker_tar(s, img, kiln_oci_fd_write, &fd, err);
     if (r < 0 || lseek(fd, 0, SEEK_SET) < 0) {
         close(fd);
         return r < 0 ? r : kiln_error_set_errno(err, -errno, "cannot read the image tar");

@@ -5,7 +5,6 @@
  */
 #include "image-export.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "jobs.h"
 #include "store/content.h"
 #include "store/snapshot.h"
 
@@ -71,52 +71,38 @@ static int chain_ids(struct kiln_store *s, const char *top, char (**ret)[KILN_SN
 struct layer_jobs {
     const char *dir, *builder;
     const char (*ids)[KILN_SNAPSHOT_ID_SIZE];
-    const struct kiln_image_export_opts *o;
+    struct kiln_oci_layer_opts lo;
     struct kiln_layer_blob *out;
-    bool *todo;
-    size_t n, next;
-    pthread_mutex_t lock;
-    int code;
-    struct kiln_error *error;
 };
 
-static void *layer_worker(void *arg)
+/* A worker's own store handle and lease. */
+struct layer_worker {
+    struct kiln_store *s;
+    struct kiln_lease *lease;
+};
+
+static int layer_init(void *shared, void **ret_local, struct kiln_error **err)
 {
-    struct layer_jobs *j = arg;
-    struct kiln_store *s = NULL;
-    struct kiln_lease *lease = NULL;
-    struct kiln_error *error = NULL;
-    int r = kiln_store_open(j->dir, &s, &error);
-    if (r >= 0)
-        r = kiln_store_lease_new(s, &lease, &error);
-    struct kiln_oci_layer_opts lo = {.compression = j->o->compression,
-                                     .level = j->o->level,
-                                     .has_epoch = j->o->has_epoch,
-                                     .epoch = j->o->epoch,
-                                     .docker_media_type = j->o->docker_media_types};
-    for (;;) {
-        pthread_mutex_lock(&j->lock);
-        size_t i = j->next;
-        while (i < j->n && !j->todo[i])
-            i++;
-        j->next = i + 1;
-        bool stop = r < 0 || j->code < 0 || i >= j->n;
-        pthread_mutex_unlock(&j->lock);
-        if (stop)
-            break;
-        r = kiln_layer_compute(s, lease, j->builder, j->ids[i], &lo, &j->out[i], &error);
-    }
-    pthread_mutex_lock(&j->lock);
-    if (r < 0 && j->code == 0) {
-        j->code = r;
-        j->error = error;
-        error = NULL;
-    }
-    pthread_mutex_unlock(&j->lock);
-    kiln_error_free(error);
-    kiln_lease_free(lease);
-    kiln_store_close(s);
-    return NULL;
+    struct layer_jobs *j = shared;
+    struct layer_worker *w = kiln_xcalloc(1, sizeof(*w));
+    *ret_local = w;
+    int r = kiln_store_open(j->dir, &w->s, err);
+    return r < 0 ? r : kiln_store_lease_new(w->s, &w->lease, err);
+}
+
+static void layer_fini(void *local)
+{
+    struct layer_worker *w = local;
+    kiln_lease_free(w->lease);
+    kiln_store_close(w->s);
+    free(w);
+}
+
+static int layer_job(void *shared, void *local, size_t i, struct kiln_error **err)
+{
+    struct layer_jobs *j = shared;
+    struct layer_worker *w = local;
+    return kiln_layer_compute(w->s, w->lease, j->builder, j->ids[i], &j->lo, &j->out[i], err);
 }
 
 /* Fills img->layers: remembered blobs, the rest computed on parallel workers. */
@@ -151,32 +137,21 @@ static int export_layers(struct kiln_store *s, const char *builder, const char *
     }
     if (!missing)
         return 0;
-    struct layer_jobs j = {.dir = kiln_store_dir(s),
-                           .builder = builder,
-                           .ids = (const char(*)[KILN_SNAPSHOT_ID_SIZE])ids,
-                           .o = o,
-                           .out = img->layers,
-                           .todo = todo,
-                           .n = n};
-    pthread_mutex_init(&j.lock, NULL);
-    unsigned workers = missing < LAYER_WORKERS ? (unsigned)missing : LAYER_WORKERS;
-    pthread_t t[LAYER_WORKERS];
-    unsigned started = 0;
-    for (; started < workers; started++)
-        if (pthread_create(&t[started], NULL, layer_worker, &j) != 0)
-            break;
-    if (started == 0)
-        layer_worker(&j);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
-    pthread_mutex_destroy(&j.lock);
-    if (j.code < 0) {
-        if (err && !*err)
-            *err = j.error;
-        else
-            kiln_error_free(j.error);
-    }
-    return j.code;
+    struct layer_jobs j = {
+            .dir = kiln_store_dir(s),
+            .builder = builder,
+            .ids = (const char(*)[KILN_SNAPSHOT_ID_SIZE])ids,
+            .lo = {.compression = o->compression,
+                   .level = o->level,
+                   .has_epoch = o->has_epoch,
+                   .epoch = o->epoch,
+                   .docker_media_type = o->docker_media_types},
+            .out = img->layers,
+    };
+    bool *done = todo;
+    for (size_t i = 0; i < n; i++)
+        done[i] = !todo[i];
+    return kiln_jobs_run(n, done, LAYER_WORKERS, layer_init, layer_fini, layer_job, &j, err);
 }
 
 /* Go's RFC3339Nano of a UTC time. */

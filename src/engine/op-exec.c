@@ -36,8 +36,9 @@ static char **nul_terminated(const struct kiln_strv *s)
 }
 
 static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *root,
-               const char *snap, struct kiln_error **err)
+               const char *snap, const char *from, struct kiln_error **err)
 {
+    (void)from;
     const struct kiln_vertex_exec *x = &v->exec;
     uint32_t uid = 0, gid = 0;
     _cleanup_free_ uint32_t *groups = NULL;
@@ -87,17 +88,5 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
 int kiln_op_exec(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
                  char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err)
 {
-    int r = kiln_snapshot_prepare(ctx->store, *base ? base : NULL, ctx->lease, ret_snapshot, err);
-    if (r < 0)
-        return r;
-    struct kiln_mount m = KILN_MOUNT_INIT;
-    r = kiln_mount_state(ctx->store, base, ret_snapshot, &m, err);
-    if (r >= 0)
-        r = run(ctx, v, m.path, ret_snapshot, err);
-    kiln_mount_release(&m);
-    if (r >= 0)
-        r = kiln_snapshot_commit(ctx->store, ret_snapshot, NULL, err);
-    if (r < 0)
-        kiln_snapshot_remove(ctx->store, ret_snapshot, NULL);
-    return r;
+    return kiln_op_on_base(ctx, v, base, NULL, run, ret_snapshot, err);
 }

@@ -39,8 +39,9 @@ int kiln_op_content(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
 }
 
 static int apply(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *root,
-                 const char *from, struct kiln_error **err)
+                 const char *snap, const char *from, struct kiln_error **err)
 {
+    (void)snap;
     if (v->kind == KILN_VERTEX_MKDIR)
         return kiln_mkdir_apply(root, v->mkdir.path, v->mkdir.user, err);
     struct kiln_copy_src src;
@@ -60,9 +61,9 @@ static int apply(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const cha
     return r;
 }
 
-int kiln_op_file(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
-                 const char *from, char ret_snapshot[KILN_SNAPSHOT_ID_SIZE],
-                 struct kiln_error **err)
+int kiln_op_on_base(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
+                    const char *from, kiln_op_apply_fn *fn,
+                    char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err)
 {
     int r = kiln_snapshot_prepare(ctx->store, *base ? base : NULL, ctx->lease, ret_snapshot, err);
     if (r < 0)
@@ -70,11 +71,18 @@ int kiln_op_file(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const cha
     struct kiln_mount m = KILN_MOUNT_INIT;
     r = kiln_mount_state(ctx->store, base, ret_snapshot, &m, err);
     if (r >= 0)
-        r = apply(ctx, v, m.path, from, err);
+        r = fn(ctx, v, m.path, ret_snapshot, from, err);
     kiln_mount_release(&m);
     if (r >= 0)
         r = kiln_snapshot_commit(ctx->store, ret_snapshot, NULL, err);
     if (r < 0)
         kiln_snapshot_remove(ctx->store, ret_snapshot, NULL);
     return r;
+}
+
+int kiln_op_file(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
+                 const char *from, char ret_snapshot[KILN_SNAPSHOT_ID_SIZE],
+                 struct kiln_error **err)
+{
+    return kiln_op_on_base(ctx, v, base, from, apply, ret_snapshot, err);
 }

@@ -16,6 +16,7 @@
 #include "export.h"
 #include "image-export.h"
 #include "mount.h"
+#include "oci/layer.h"
 #include "push.h"
 
 #include "base/banned.h"
@@ -74,23 +75,6 @@ struct dest_file {
     char *tmp; /* written here, renamed over the destination when complete */
 };
 
-static int fd_out(void *userdata, const void *data, size_t len, struct kiln_error **err)
-{
-    const char *p = data;
-    int fd = *(int *)userdata;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return kiln_error_set_errno(err, -errno, "cannot write the output");
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int dest_open(const char *dest, struct dest_file *f, struct kiln_error **err)
 {
     *f = (struct dest_file){.fd = -1};
@@ -147,8 +131,8 @@ static int image_tar(const struct kiln_outputs_ctx *o, const struct kiln_build_o
     int r = dest_open(out->dest, &f, err);
     if (r < 0)
         return r;
-    r = docker ? kiln_export_docker_tar(o->store, &ei, fd_out, &f.fd, err)
-               : kiln_export_oci_tar(o->store, &ei, fd_out, &f.fd, err);
+    r = docker ? kiln_export_docker_tar(o->store, &ei, kiln_oci_fd_write, &f.fd, err)
+               : kiln_export_oci_tar(o->store, &ei, kiln_oci_fd_write, &f.fd, err);
     return dest_close(&f, out->dest, r, err);
 }
 
@@ -170,7 +154,8 @@ static int filesystem(const struct kiln_outputs_ctx *o, const struct kiln_build_
         struct dest_file f;
         r = dest_open(out->dest, &f, err);
         if (r >= 0)
-            r = dest_close(&f, out->dest, kiln_export_tar(m.path, &fo, fd_out, &f.fd, err), err);
+            r = dest_close(&f, out->dest,
+                           kiln_export_tar(m.path, &fo, kiln_oci_fd_write, &f.fd, err), err);
     }
     kiln_mount_release(&m);
     return r;

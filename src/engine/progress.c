@@ -5,6 +5,7 @@
  */
 #include "progress.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/human.h"
 #include "progress-private.h"
 
 #include "base/banned.h"
@@ -84,19 +86,6 @@ static struct vertex *find(struct kiln_progress *p, const char *id, long *ret_in
     return &p->v[p->n++];
 }
 
-/* Go-units HumanSize: decimal units, four significant digits. */
-static void human(uint64_t n, char out[32])
-{
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(*units)) {
-        v /= 1000;
-        u++;
-    }
-    snprintf(out, 32, "%.4g%s", v, units[u]);
-}
-
 /* Starts output for vertex `i`: a blank line when another vertex was printed last. */
 static void switch_to(struct kiln_progress *p, long i)
 {
@@ -124,35 +113,21 @@ static void json_line(struct kiln_progress *p, const char *fmt, ...)
 static void print_json_vertex(struct kiln_progress *p, const struct vertex *v, const char *name,
                               bool cached, bool completed, const char *error)
 {
-    struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
-    kiln_buf_addf(&b, "{\"vertexes\":[{\"digest\":\"%s\"", v->id);
-    if (name) {
-        kiln_buf_adds(&b, ",\"name\":\"");
-        for (const char *c = name; *c; c++)
-            kiln_buf_addf(&b,
-                          *c == '"' || *c == '\\'    ? "\\%c"
-                          : (unsigned char)*c < 0x20 ? "\\u%04x"
-                                                     : "%c",
-                          *c);
-        kiln_buf_addch(&b, '"');
-    }
+    json_t *vx = json_pack("{s:s}", "digest", v->id);
+    if (name)
+        json_object_set_new(vx, "name", json_string(name));
     if (cached)
-        kiln_buf_adds(&b, ",\"cached\":true");
+        json_object_set_new(vx, "cached", json_true());
     if (completed)
-        kiln_buf_adds(&b, ",\"completed\":true");
-    if (error) {
-        kiln_buf_adds(&b, ",\"error\":\"");
-        for (const char *c = error; *c; c++)
-            kiln_buf_addf(&b,
-                          *c == '"' || *c == '\\'    ? "\\%c"
-                          : (unsigned char)*c < 0x20 ? "\\u%04x"
-                                                     : "%c",
-                          *c);
-        kiln_buf_addch(&b, '"');
-    }
-    kiln_buf_adds(&b, "}]}");
-    json_line(p, "%s", b.buf);
-    kiln_buf_release(&b);
+        json_object_set_new(vx, "completed", json_true());
+    if (error)
+        json_object_set_new(vx, "error", json_string(error));
+    json_t *status = json_pack("{s:[o]}", "vertexes", vx);
+    char *text = json_dumps(status, JSON_COMPACT);
+    json_decref(status);
+    if (text)
+        json_line(p, "%s", text);
+    free(text);
 }
 
 void kiln_progress_start(struct kiln_progress *p, const char *id, const char *name)
@@ -257,9 +232,9 @@ void kiln_progress_status(struct kiln_progress *p, const char *id, const char *s
     long i;
     struct vertex *v = find(p, id, &i);
     switch_to(p, i);
-    char cur[32], tot[32];
-    human(current, cur);
-    human(total, tot);
+    char cur[KILN_HUMAN_SIZE_MAX], tot[KILN_HUMAN_SIZE_MAX];
+    kiln_human_size(current, cur);
+    kiln_human_size(total, tot);
     if (total)
         fprintf(p->out, "#%u %s %s / %s done\n", v->number, status, cur, tot);
     else if (current)

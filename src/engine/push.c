@@ -5,12 +5,12 @@
 #include "push.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "jobs.h"
 #include "oci/reference.h"
 #include "resolve.h"
 #include "store/content.h"
@@ -26,16 +26,17 @@ struct blob {
 };
 
 struct push_jobs {
-    struct kiln_store *store; /* content reads only: opened per worker below */
     const char *dir;
     const struct kiln_oci_ref *ref;
     const struct kiln_push_opts *o;
     const char *mount_from;
     struct blob *blobs;
-    size_t n, next;
-    pthread_mutex_t lock;
-    int code;
-    struct kiln_error *error;
+};
+
+/* A worker's own store handle and registry client. */
+struct push_worker {
+    struct kiln_store *s;
+    struct kiln_registry_client *c;
 };
 
 static ssize_t fd_read(void *data, void *buf, size_t len, struct kiln_error **err)
@@ -66,35 +67,28 @@ static int push_blob(struct kiln_store *s, struct kiln_registry_client *c,
     return r;
 }
 
-static void *push_worker(void *arg)
+static int push_init(void *shared, void **ret_local, struct kiln_error **err)
 {
-    struct push_jobs *j = arg;
-    struct kiln_store *s = NULL;
-    struct kiln_registry_client *c = NULL;
-    struct kiln_error *error = NULL;
-    int r = kiln_store_open(j->dir, &s, &error);
-    if (r >= 0)
-        r = kiln_registry_open(j->ref->domain, j->o->insecure, &c, &error);
-    for (;;) {
-        pthread_mutex_lock(&j->lock);
-        size_t i = j->next++;
-        bool stop = r < 0 || j->code < 0 || i >= j->n;
-        pthread_mutex_unlock(&j->lock);
-        if (stop)
-            break;
-        r = push_blob(s, c, j, &j->blobs[i], &error);
-    }
-    pthread_mutex_lock(&j->lock);
-    if (r < 0 && j->code == 0) {
-        j->code = r;
-        j->error = error;
-        error = NULL;
-    }
-    pthread_mutex_unlock(&j->lock);
-    kiln_error_free(error);
-    kiln_registry_client_free(c);
-    kiln_store_close(s);
-    return NULL;
+    struct push_jobs *j = shared;
+    struct push_worker *w = kiln_xcalloc(1, sizeof(*w));
+    *ret_local = w;
+    int r = kiln_store_open(j->dir, &w->s, err);
+    return r < 0 ? r : kiln_registry_open(j->ref->domain, j->o->insecure, &w->c, err);
+}
+
+static void push_fini(void *local)
+{
+    struct push_worker *w = local;
+    kiln_registry_client_free(w->c);
+    kiln_store_close(w->s);
+    free(w);
+}
+
+static int push_job(void *shared, void *local, size_t i, struct kiln_error **err)
+{
+    struct push_jobs *j = shared;
+    struct push_worker *w = local;
+    return push_blob(w->s, w->c, j, &j->blobs[i], err);
 }
 
 static int push_blobs(struct kiln_store *s, const struct kiln_image *img,
@@ -105,30 +99,14 @@ static int push_blobs(struct kiln_store *s, const struct kiln_image *img,
     if (o->mount_domain && o->mount_repo && strcmp(o->mount_domain, ref->domain) == 0 &&
         strcmp(o->mount_repo, ref->path) != 0)
         j.mount_from = o->mount_repo;
+    size_t n = 0;
     j.blobs = kiln_xcalloc(img->n_layers + 1, sizeof(*j.blobs));
     for (size_t i = 0; i < img->n_layers; i++)
-        j.blobs[j.n++] = (struct blob){img->layers[i].digest, img->layers[i].size};
-    j.blobs[j.n++] = (struct blob){img->config_digest, img->config_size};
-    pthread_mutex_init(&j.lock, NULL);
-    unsigned workers = j.n < PUSH_WORKERS ? (unsigned)j.n : PUSH_WORKERS;
-    pthread_t t[PUSH_WORKERS];
-    unsigned started = 0;
-    for (; started < workers; started++)
-        if (pthread_create(&t[started], NULL, push_worker, &j) != 0)
-            break;
-    if (started == 0)
-        push_worker(&j);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
-    pthread_mutex_destroy(&j.lock);
+        j.blobs[n++] = (struct blob){img->layers[i].digest, img->layers[i].size};
+    j.blobs[n++] = (struct blob){img->config_digest, img->config_size};
+    int r = kiln_jobs_run(n, NULL, PUSH_WORKERS, push_init, push_fini, push_job, &j, err);
     free(j.blobs);
-    if (j.code < 0) {
-        if (err && !*err)
-            *err = j.error;
-        else
-            kiln_error_free(j.error);
-    }
-    return j.code;
+    return r;
 }
 
 static int read_blob(struct kiln_store *s, const char *digest, uint64_t size, char **ret,

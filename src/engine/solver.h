@@ -62,6 +62,18 @@ void kiln_solve_key(const struct kiln_vertex *v, const char *base_key, const cha
 int kiln_op_content(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
                     char ret[KILN_OCI_DIGEST_MAX], struct kiln_error **err);
 
+/* What a file or exec op does in the writable root of its new snapshot `snap`. */
+typedef int kiln_op_apply_fn(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *root,
+                             const char *snap, const char *from, struct kiln_error **err);
+
+/*
+ * A new snapshot on `base`, mounted writable, changed by fn, committed into
+ * ret_snapshot; on failure removed.
+ */
+int kiln_op_on_base(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
+                    const char *from, kiln_op_apply_fn *fn,
+                    char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err);
+
 /* Ops: each makes the vertex's state and returns its committed top snapshot in ret_snapshot. */
 int kiln_op_image(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
                   char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err);
