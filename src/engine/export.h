@@ -22,9 +22,12 @@
 #define KILN_EXPORT_BLOBS_MAX 65536u
 /* Names one exported image may carry (one index.json entry each). */
 #define KILN_EXPORT_NAMES_MAX 1024u
-/* Directory nesting walked in a filesystem export. */
-#define KILN_EXPORT_DEPTH_MAX 512u
-/* Files with more than one link remembered to write hard links (the rest are copied). */
+/*
+ * Directory nesting walked in a filesystem export: each level holds an fd
+ * open (two for type=local), so this stays well below the usual 1024.
+ */
+#define KILN_EXPORT_DEPTH_MAX 256u
+/* Inodes with more than one link remembered to write hard links; past it the export fails. */
 #define KILN_EXPORT_HARDLINKS_MAX 1048576u
 
 struct kiln_export_image {
@@ -68,10 +71,11 @@ struct kiln_export_fs_opts {
  * type=local: the tree `root` copied into directory dest (created when
  * missing; files there are replaced, other files kept), as BuildKit's
  * client writes a local export: owners, modes, mtimes (atime = mtime),
- * xattrs, symlinks, hard links, device nodes and fifos as they are. `root`
- * is walked without following a symlink; dest is written without following
- * one either (a symlink in dest where the tree has a directory is
- * replaced). o may be NULL. Errors: -errno naming the path, KILN_E_LIMIT
+ * xattrs, symlinks, hard links, device nodes and fifos as they are (the
+ * epoch, when given, is every entry's mtime). `root` is walked without
+ * following a symlink; dest is written without following one either (a
+ * symlink in dest where the tree has a directory is replaced). o may be
+ * NULL. Errors: -errno naming the path, KILN_E_LIMIT
  * past KILN_EXPORT_DEPTH_MAX.
  */
 int kiln_export_local(const char *root, const char *dest, const struct kiln_export_fs_opts *o,
@@ -80,9 +84,10 @@ int kiln_export_local(const char *root, const char *dest, const struct kiln_expo
 /*
  * type=tar: the tree `root` as a tar stream, as fsutil's WriteTar does
  * (lexical order, names relative, directories ending in '/', hard links to
- * the first path, every xattr, mtimes to the second, uid/gid numbers).
- * Sockets are left out. o may be NULL. Errors: -errno, KILN_E_LIMIT, those
- * of out().
+ * the first path, every xattr, mtimes rounded to the second, uid/gid
+ * numbers; a socket is an empty file, as fsutil clears its type bit). The
+ * epoch, when given, is every entry's mtime. o may be NULL. Errors:
+ * -errno, KILN_E_LIMIT, those of out().
  */
 int kiln_export_tar(const char *root, const struct kiln_export_fs_opts *o, kiln_oci_write_fn out,
                     void *userdata, struct kiln_error **err);

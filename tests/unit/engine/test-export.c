@@ -371,6 +371,41 @@ static void test_export__docker_load_without_engine(void **state)
     image_release(&im);
 }
 
+/* The engine's refusal (a config whose diff id is not the layer's) comes back as an error. */
+static void test_export__docker_load_refused(void **state)
+{
+    struct fx *f = *state;
+    struct stat st;
+    if (stat("/var/run/docker.sock", &st) < 0) {
+        print_message("no Docker engine at /var/run/docker.sock: skipped\n");
+        return;
+    }
+    struct image im;
+    make_image(f->root, &im);
+    static const char config[] =
+            "{\"architecture\":\"amd64\",\"config\":{},\"os\":\"linux\",\"rootfs\":{\"type\":"
+            "\"layers\",\"diff_ids\":[\"sha256:"
+            "0000000000000000000000000000000000000000000000000000000000000000\"]}}";
+    char cfg[KILN_OCI_DIGEST_MAX], mdgst[KILN_OCI_DIGEST_MAX];
+    put_blob(im.s, config, strlen(config), cfg);
+    uint64_t layer_size = 0;
+    assert_int_equal(kiln_content_size(im.s, im.layer, &layer_size, NULL), 0);
+    char *manifest = kiln_xasprintf(
+            "{\"schemaVersion\":2,\"mediaType\":\"" KILN_OCI_MT_MANIFEST "\",\"config\":{"
+            "\"mediaType\":\"" KILN_OCI_MT_CONFIG "\",\"digest\":\"%s\",\"size\":%zu},"
+            "\"layers\":[{\"mediaType\":\"" KILN_OCI_MT_LAYER_GZIP "\",\"digest\":\"%s\","
+            "\"size\":%llu}]}",
+            cfg, strlen(config), im.layer, (unsigned long long)layer_size);
+    put_blob(im.s, manifest, strlen(manifest), mdgst);
+    im.img.digest = mdgst;
+    im.img.size = strlen(manifest);
+    struct kiln_error *err = NULL;
+    expect_fail(kiln_docker_load("/var/run/docker.sock", im.s, &im.img, f->root, &err), &err,
+                KILN_E_UPSTREAM, "refused the image");
+    free(manifest);
+    image_release(&im);
+}
+
 static int discard(void *userdata, const void *data, size_t len, struct kiln_error **err)
 {
     *(uint64_t *)userdata += len;
@@ -600,6 +635,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_export__oci_index, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__docker_tar, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__docker_load_without_engine, fx_setup,
+                                            fx_teardown),
+            cmocka_unit_test_setup_teardown(test_export__docker_load_refused, fx_setup,
                                             fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__missing_or_damaged_blob, fx_setup,
                                             fx_teardown),
