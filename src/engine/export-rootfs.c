@@ -137,6 +137,7 @@ static int walk_entry(struct walk *wk, int dfd, const char *name, unsigned depth
             r = kiln_error_set_errno(err, -errno, "cannot open directory '%s'", wk->path.buf);
         if (r >= 0)
             r = walk_dir(wk, cfd, depth + 1, err);
+        e.path = wk->path.buf; /* the children may have moved the buffer */
         if (r >= 0 && wk->w->leave)
             r = wk->w->leave(wk->w->userdata, &e, err);
     }

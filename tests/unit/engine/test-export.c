@@ -590,37 +590,94 @@ static void test_export__local_copies_the_tree(void **state)
     free(tree);
 }
 
-/* Throughput and memory on a 256 MiB file: printed, and the memory bounded. */
+/* A tree nested past the cap is refused by both outputs, naming the path. */
+static void test_export__depth_limit(void **state)
+{
+    struct fx *f = *state;
+    char *tree = at(f->root, "deep"), *dest = at(f->root, "deepout");
+    put_dir(tree, "", 0755);
+    struct kiln_buf rel = KILN_BUF_INIT(1 << 16);
+    for (unsigned i = 0; i <= KILN_EXPORT_DEPTH_MAX; i++) {
+        assert_int_equal(kiln_buf_adds(&rel, i ? "/d" : "d"), 0);
+        put_dir(tree, rel.buf, 0755);
+    }
+    struct kiln_error *err = NULL;
+    uint64_t n = 0;
+    expect_fail(kiln_export_tar(tree, NULL, discard, &n, &err), &err, KILN_E_LIMIT,
+                "nests deeper than");
+    expect_fail(kiln_export_local(tree, dest, NULL, &err), &err, KILN_E_LIMIT, "d/d/d");
+    kiln_buf_release(&rel);
+    free(dest);
+    free(tree);
+}
+
+static double seconds_since(struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double d = (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+    *t = now;
+    return d;
+}
+
+/* An image whose one layer is 256 MiB of `chunk` repeated, streamed into the store. */
+static void big_image(const char *root, const char *chunk, struct image *im)
+{
+    make_image(root, im);
+    struct kiln_error *err = NULL;
+    struct kiln_content_expect e = {.size = -1};
+    struct kiln_content_writer *w = NULL;
+    expect_ok(kiln_content_writer_open(im->s, &e, NULL, &w, &err), &err);
+    for (int i = 0; i < 256; i++)
+        expect_ok(kiln_content_write(w, chunk, 1 << 20, &err), &err);
+    expect_ok(kiln_content_commit(w, im->layer, &err), &err);
+    kiln_content_writer_free(w);
+    char *manifest = kiln_xasprintf(
+            "{\"schemaVersion\":2,\"mediaType\":\"" KILN_OCI_MT_MANIFEST "\",\"config\":{"
+            "\"mediaType\":\"" KILN_OCI_MT_CONFIG "\",\"digest\":\"%s\",\"size\":1},"
+            "\"layers\":[{\"mediaType\":\"" KILN_OCI_MT_LAYER "\",\"digest\":\"%s\","
+            "\"size\":%u}]}",
+            im->config, im->layer, 256u << 20);
+    im->manifest_size = strlen(manifest);
+    put_blob(im->s, manifest, im->manifest_size, im->manifest);
+    im->img.size = im->manifest_size;
+    free(manifest);
+}
+
+/* Throughput and memory on 256 MiB (a file, a layer): printed, and the memory bounded. */
 static void test_export__streams_big_files(void **state)
 {
     struct fx *f = *state;
-    char *tree = at(f->root, "big"), *dest = at(f->root, "bigout");
-    put_dir(tree, "", 0755);
-    char *p = at(tree, "blob");
-    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    char *tree = at(f->root, "big"), *dest = at(f->root, "bigout"), *p = at(tree, "blob");
     char *chunk = kiln_xmalloc(1 << 20);
     for (int i = 0; i < (1 << 20); i++)
         chunk[i] = (char)(i * 31 % 253);
+    struct image im;
+    big_image(f->root, chunk, &im);
+    put_dir(tree, "", 0755);
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     for (int i = 0; i < 256; i++)
         assert_int_equal(write(fd, chunk, 1 << 20), 1 << 20);
     (void)close(fd);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
     struct kiln_error *err = NULL;
-    uint64_t n = 0;
+    uint64_t n = 0, n_oci = 0;
     expect_ok(kiln_export_tar(tree, NULL, discard, &n, &err), &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double tar_s = seconds_since(&t);
     expect_ok(kiln_export_local(tree, dest, NULL, &err), &err);
-    clock_gettime(CLOCK_MONOTONIC, &t2);
+    double local_s = seconds_since(&t);
+    expect_ok(kiln_export_oci_tar(im.s, &im.img, discard, &n_oci, &err), &err);
+    double oci_s = seconds_since(&t);
     getrusage(RUSAGE_SELF, &ru1);
-    double tar_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    double loc_s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
-    print_message("256 MiB: type=tar %.0f MB/s, type=local %.0f MB/s, max RSS grew %ld KiB\n",
-                  268.4 / tar_s, 268.4 / loc_s, ru1.ru_maxrss - ru0.ru_maxrss);
-    assert_true(n > (256u << 20));
+    print_message("256 MiB: type=tar %.0f MB/s, type=local %.0f MB/s, type=oci %.0f MB/s "
+                  "(sha256 checked); max RSS grew %ld KiB\n",
+                  268.4 / tar_s, 268.4 / local_s, 268.4 / oci_s, ru1.ru_maxrss - ru0.ru_maxrss);
+    assert_true(n > (256u << 20) && n_oci > (256u << 20));
     assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024);
+    image_release(&im);
     free(chunk);
     free(p);
     free(dest);
@@ -643,6 +700,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_export__tar_as_fsutil, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__local_copies_the_tree, fx_setup,
                                             fx_teardown),
+            cmocka_unit_test_setup_teardown(test_export__depth_limit, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__streams_big_files, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
