@@ -23,6 +23,8 @@
 
 /* The engine's answer kept for its error message. */
 #define ANSWER_MAX (64u * 1024)
+/* An engine that does not accept the connection by then is not running. */
+#define CONNECT_TIMEOUT_S 30L
 
 static int no_engine(const char *socket, struct kiln_error **err)
 {
@@ -37,6 +39,12 @@ static int spool(const char *tmp_dir, struct kiln_store *s, const struct kiln_ex
                  int *ret_fd, struct kiln_error **err)
 {
     _cleanup_close_ int fd = open(tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EOPNOTSUPP) { /* a file system without O_TMPFILE */
+        _cleanup_free_ char *path = kiln_xasprintf("%s/load-XXXXXX", tmp_dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            (void)unlink(path);
+    }
     if (fd < 0)
         return kiln_error_set_errno(err, -errno, "--load: cannot create a file in '%s'", tmp_dir);
     int r = kiln_export_docker_tar(s, img, kiln_oci_fd_write, &fd, err);
@@ -110,12 +118,13 @@ static int post(const char *socket, int fd, struct kiln_error **err)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, answer_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    if (rc == CURLE_COULDNT_CONNECT)
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)
         return no_engine(socket, err);
     if (rc != CURLE_OK)
         return kiln_error_set(err, KILN_E_UPSTREAM, "--load: talking to the Docker engine: %s",
