@@ -29,6 +29,49 @@
 
 static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
+/* Copies `size` bytes of fd to out, checking they have `digest`. */
+static int copy_verified(int fd, const char *digest, uint64_t size, kiln_oci_write_fn out, void *ud,
+                         struct kiln_error **err)
+{
+    struct kiln_oci_digester d;
+    int r = kiln_oci_digester_init(&d, KILN_OCI_SHA256, err);
+    _cleanup_free_ char *chunk = kiln_xmalloc(COPY_CHUNK);
+    for (uint64_t left = size; r >= 0 && left;) {
+        ssize_t n = read(fd, chunk, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? kiln_error_set_errno(err, -errno, "cannot read blob '%s'", digest)
+                      : kiln_error_set(err, KILN_E_INVALID,
+                                       "blob '%s' is shorter than the store says; the store is "
+                                       "damaged",
+                                       digest);
+            break;
+        }
+        r = kiln_oci_digester_update(&d, chunk, (size_t)n, err);
+        if (r >= 0)
+            r = out(ud, chunk, (size_t)n, err);
+        left -= (uint64_t)n;
+    }
+    char got[KILN_OCI_DIGEST_MAX];
+    if (r >= 0)
+        r = kiln_oci_digester_final(&d, got, err);
+    kiln_oci_digester_release(&d);
+    if (r >= 0 && strcmp(got, digest))
+        r = kiln_error_set(err, KILN_E_INVALID,
+                           "blob '%s' in the store has digest %s; the store is damaged: delete "
+                           "the blob and build the image again",
+                           digest, got);
+    return r;
+}
+
+static int buf_append(void *userdata, const void *data, size_t len, struct kiln_error **err)
+{
+    struct kiln_buf *b = userdata;
+    int r = kiln_buf_add(b, data, len);
+    return r < 0 ? kiln_error_set(err, r, "a document passes %zu bytes", b->max) : 0;
+}
+
 int kiln_export_read_blob(struct kiln_store *s, const char *digest, size_t max,
                           struct kiln_buf *out, struct kiln_error **err)
 {
@@ -41,28 +84,7 @@ int kiln_export_read_blob(struct kiln_store *s, const char *digest, size_t max,
                               (unsigned long long)size, max);
     _cleanup_close_ int fd = -1;
     r = kiln_content_open(s, digest, &fd, err);
-    if (r < 0)
-        return r;
-    size_t start = out->len;
-    char chunk[16384];
-    for (uint64_t left = size; left;) {
-        ssize_t n = read(fd, chunk, left < sizeof(chunk) ? (size_t)left : sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_error_set_errno(err, -errno, "cannot read blob '%s'", digest);
-        if (n == 0)
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "blob '%s' is shorter than the store says; the store is damaged",
-                                  digest);
-        r = kiln_buf_add(out, chunk, (size_t)n);
-        if (r < 0)
-            return kiln_error_set(err, r, "blob '%s' passes the buffer's cap", digest);
-        left -= (uint64_t)n;
-    }
-    return kiln_oci_digest_verify(digest, out->buf + start, out->len - start, err) < 0
-                   ? kiln_error_wrap(err, KILN_E_INVALID, "blob '%s' in the store", digest)
-                   : 0;
+    return r < 0 ? r : copy_verified(fd, digest, size, buf_append, out, err);
 }
 
 static int collect(struct kiln_store *s, const char *digest, const char *media_type, unsigned depth,
@@ -153,42 +175,6 @@ static int put_file(const char *name, uint32_t mode, const char *data, size_t le
     if (r >= 0)
         r = out(ud, data, len, err);
     return r < 0 ? r : put_padding(len, out, ud, err);
-}
-
-/* Copies `size` bytes of fd to out, checking they have `digest`. */
-static int copy_verified(int fd, const char *digest, uint64_t size, kiln_oci_write_fn out, void *ud,
-                         struct kiln_error **err)
-{
-    struct kiln_oci_digester d;
-    int r = kiln_oci_digester_init(&d, KILN_OCI_SHA256, err);
-    _cleanup_free_ char *chunk = kiln_xmalloc(COPY_CHUNK);
-    for (uint64_t left = size; r >= 0 && left;) {
-        ssize_t n = read(fd, chunk, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? kiln_error_set_errno(err, -errno, "cannot read blob '%s'", digest)
-                      : kiln_error_set(err, KILN_E_INVALID,
-                                       "blob '%s' is shorter than the store says; the store is "
-                                       "damaged",
-                                       digest);
-            break;
-        }
-        r = kiln_oci_digester_update(&d, chunk, (size_t)n, err);
-        if (r >= 0)
-            r = out(ud, chunk, (size_t)n, err);
-        left -= (uint64_t)n;
-    }
-    char got[KILN_OCI_DIGEST_MAX];
-    if (r >= 0)
-        r = kiln_oci_digester_final(&d, got, err);
-    kiln_oci_digester_release(&d);
-    if (r >= 0 && strcmp(got, digest))
-        r = kiln_error_set(err, KILN_E_INVALID,
-                           "blob '%s' in the store has digest %s; the store is damaged: delete "
-                           "the blob and build the image again",
-                           digest, got);
-    return r;
 }
 
 static int put_blob(struct kiln_store *s, const char *digest, kiln_oci_write_fn out, void *ud,
