@@ -170,6 +170,13 @@ static void test_convert__args(void **state)
                         "/bin/sh -c env # buildkit");
     done(&c);
     kiln_strv_release(&build_args);
+
+    /* Setting a key again moves it last in the RUN env; config.Env keeps its place. */
+    c = conv("FROM alpine:3.19\nARG A=1\nENV LANG=en\nRUN env\n");
+    expect_strv(&c.g->v[1]->exec.env, NAMES(DEFAULT_PATH, "A=1", "LANG=en"), "RUN env");
+    test_json_equal(json_object_get(json_object_get(c.g->config, "config"), "Env"),
+                    "[\"LANG=en\",\"" DEFAULT_PATH "\"]", "config Env");
+    done(&c);
 }
 
 static void test_convert__run(void **state)
