@@ -48,6 +48,16 @@ static const struct {
          "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
          "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},"
          "\"history\":[{\"created_by\":\"LABEL a=b\",\"empty_layer\":true}]}"},
+        /* 127.0.0.1:5000/bench/base:1 of ../shared/bench (busybox-static, umoci). */
+        {"127.0.0.1:5000/bench/base:1",
+         "127.0.0.1:5000/bench/"
+         "base:1@sha256:98f19a73b8670e290edf21e966c929c88e456018f0e81faef1c7efbf35f36924",
+         "{\"created\":\"1970-01-01T00:00:00Z\",\"architecture\":\"amd64\",\"os\":\"linux\",\"co"
+         "nfig\":{\"Env\":[\"PATH=/usr/sbin:/usr/bin:/sbin:/bin\"],\"Cmd\":[\"/bin/sh\"],\"Worki"
+         "ngDir\":\"/\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:43bdd21c7b958fe0"
+         "08990feed72c21591732134220a6e9591f11d01e8eeffd30\"]},\"history\":[{\"created\":\"1970-"
+         "01-01T00:00:00Z\",\"created_by\":\"busybox-static rootfs\"},{\"created\":\"1970-01-01T"
+         "00:00:00Z\",\"created_by\":\"umoci config\",\"empty_layer\":true}]}"},
 };
 
 static int resolve_calls;

@@ -61,18 +61,26 @@ static void test_convert_config__every_metadata_instruction(void **state)
             "1\"],"
             "\"Interval\":30000000000,\"Timeout\":90000000000,\"StartPeriod\":1500000000,"
             "\"Retries\":3},\"OnBuild\":[\"RUN echo onbuild\"]},"
-            "\"history\":[" H(
-                    "\"ENV A=1 B=two words\"") "," H("\"LABEL org.x=y with space=v "
-                                                     "v\"") "," H("\"ARG V=3\"") "," H("\"ENV C=3 "
-                                                                                       "D=1x\"") "," L("\"WORKDIR /app\"") "," L("\"WORKDIR /srv/x\"") "," H("\"USER 1000:1000\"") "," H("\"EXPOSE [53/udp 7000/tcp 7001/tcp 7002/tcp "
-                                                                                                                                                                                         "8080/tcp]\"") "," H("\"VOLUME [/data "
-                                                                                                                                                                                                              "/cache]\"") "," H("\"ST"
-                                                                                                                                                                                                                                 "OPSI"
-                                                                                                                                                                                                                                 "GNAL"
-                                                                                                                                                                                                                                 " SIG"
-                                                                                                                                                                                                                                 "TERM"
-                                                                                                                                                                                                                                 "\"") "," H("\"SHELL [/bin/bash -c]\"") "," H("\"CMD [\\\"/bin/bash\\\" \\\"-c\\\" \\\"echo hi\\\"]\"") "," H("\"HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/ || exit 1] Interval:30s "
-                                                                                                                                                                                                                                                                                                                                               "Timeout:1m30s StartPeriod:1.5s StartInterval:0s Retries:3}\"") "," H("\"MAINTAINER someone <a@b>\"") "]}");
+            "\"history\":[" H("\"ENV A=1 B=two words\"") "," H(
+                    "\"LABEL org.x=y with space=v "
+                    "v\"") "," H("\"ARG V=3\"") "," H("\"ENV C=3 "
+                                                      "D=1x\"") "," L("\"WORKDIR /app\"") "," L("\""
+                                                                                                "WO"
+                                                                                                "RK"
+                                                                                                "DI"
+                                                                                                "R "
+                                                                                                "/s"
+                                                                                                "rv"
+                                                                                                "/x"
+                                                                                                "\"") "," H("\"USER 1000:1000\"") "," H("\"EXPOSE [53/udp 7000/tcp 7001/tcp 7002/tcp "
+                                                                                                                                        "8080/tcp]\"") "," H("\"VOLUME [/data "
+                                                                                                                                                             "/cache]\"") "," H("\"ST"
+                                                                                                                                                                                "OPSI"
+                                                                                                                                                                                "GNAL"
+                                                                                                                                                                                " SIG"
+                                                                                                                                                                                "TERM"
+                                                                                                                                                                                "\"") "," H("\"SHELL [/bin/bash -c]\"") "," H("\"CMD [\\\"/bin/bash\\\" \\\"-c\\\" \\\"echo hi\\\"]\"") "," H("\"HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/ || exit 1] Interval:30s "
+                                                                                                                                                                                                                                                                                              "Timeout:1m30s StartPeriod:1.5s StartInterval:0s Retries:3}\"") "," H("\"MAINTAINER someone <a@b>\"") "]}");
 }
 
 static void test_convert_config__base_image_cleaned(void **state)
@@ -130,42 +138,42 @@ static void test_convert_config__history_of_layers(void **state)
             "RUN [\"/bin/true\", \"x\"]\n",
             "{\"architecture\":\"amd64\",\"os\":\"linux\","
             "\"config\":{\"Env\":[\"" DEFAULT_PATH "\",\"A=2\"],\"WorkingDir\":\"/\"},"
-            "\"history\":[" H("\"ARG A=1\"") "," H("\"ARG UNSET\"") "," H(
-                    "\"ENV A=2\"") "," L("\"R"
-                                         "UN "
-                                         "|2 "
-                                         "A="
-                                         "2 "
-                                         "UNS"
-                                         "ET="
-                                         " /"
-                                         "bin"
-                                         "/sh"
-                                         " -"
-                                         "c "
-                                         "ech"
-                                         "o "
-                                         "$A "
-                                         "# "
-                                         "bui"
-                                         "ldk"
-                                         "it"
-                                         "\"") "," L("\"COPY --chown=1:2 --chmod=644 a b* dir/ # "
-                                                     "buildkit\"") "," L("\"ADD "
-                                                                         "https://"
-                                                                         "example.com/"
-                                                                         "f.tgz /f # "
-                                                                         "buildkit\"") "," L("\"RUN"
-                                                                                             " |2 "
-                                                                                             "A=2 "
-                                                                                             "UNSET"
-                                                                                             "= "
-                                                                                             "/bin/"
-                                                                                             "true "
-                                                                                             "x # "
-                                                                                             "build"
-                                                                                             "kit"
-                                                                                             "\"") "]}");
+            "\"history\":[" H("\"ARG A=1\"") "," H("\"ARG UNSET\"") "," H("\"ENV A=2\"") "," L(
+                    "\"R"
+                    "UN "
+                    "|2 "
+                    "A="
+                    "2 "
+                    "UNS"
+                    "ET="
+                    " /"
+                    "bin"
+                    "/sh"
+                    " -"
+                    "c "
+                    "ech"
+                    "o "
+                    "$A "
+                    "# "
+                    "bui"
+                    "ldk"
+                    "it"
+                    "\"") "," L("\"COPY --chown=1:2 --chmod=644 a b* dir/ # "
+                                "buildkit\"") "," L("\"ADD "
+                                                    "https://"
+                                                    "example.com/"
+                                                    "f.tgz /f # "
+                                                    "buildkit\"") "," L("\"RUN"
+                                                                        " |2 "
+                                                                        "A=2 "
+                                                                        "UNSET"
+                                                                        "= "
+                                                                        "/bin/"
+                                                                        "true "
+                                                                        "x # "
+                                                                        "build"
+                                                                        "kit"
+                                                                        "\"") "]}");
 }
 
 static void test_convert_config__labels_on_target_only(void **state)
@@ -262,6 +270,44 @@ static void test_convert_config__errors(void **state)
                        "is-required");
 }
 
+/*
+ * The config Docker 20.10's BuildKit wrote for this file (docker save), with
+ * what BuildKit changed since: COPY history shows --chmod, a stage FROM an
+ * earlier one lists that stage's ARGs in RUN history, and OnBuild is omitted
+ * when empty.
+ */
+static void test_convert_config__matches_a_real_build(void **state)
+{
+    (void)state;
+    expect_config(
+            "ARG TAG=1\n"
+            "FROM 127.0.0.1:5000/bench/base:${TAG} AS base\n"
+            "ARG A=1\nARG UNSET\nENV A=2\nRUN echo $A > /a\n"
+            "COPY --chmod=644 Dockerfile dir/\n"
+            "SHELL [\"/bin/sh\", \"-eu\", \"-c\"]\n"
+            "CMD echo \"hi $A\"\n"
+            "FROM base\nRUN true\nENTRYPOINT echo x\n",
+            "{\"architecture\":\"amd64\",\"config\":{\"ArgsEscaped\":true,\"Entrypoint\":[\"/bin/sh"
+            "\",\"-eu\",\"-c\",\"echo x\"],\"Env\":[\"PATH=/usr/sbin:/usr/bin:/sbin:/bin\",\"A=2\"]"
+            ",\"Shell\":[\"/bin/sh\",\"-eu\",\"-c\"],\"WorkingDir\":\"/"
+            "\"},\"history\":[{\"created\""
+            ":\"1970-01-01T00:00:00Z\",\"created_by\":\"busybox-static rootfs\"},{\"created\":\"197"
+            "0-01-01T00:00:00Z\",\"created_by\":\"umoci config\",\"empty_layer\":true},{\"comment\""
+            ":\"buildkit.dockerfile.v0\",\"created_by\":\"ARG A=1\",\"empty_layer\":true},{\"commen"
+            "t\":\"buildkit.dockerfile.v0\",\"created_by\":\"ARG UNSET\",\"empty_layer\":true},{\"c"
+            "omment\":\"buildkit.dockerfile.v0\",\"created_by\":\"ENV A=2\",\"empty_layer\":true},{"
+            "\"comment\":\"buildkit.dockerfile.v0\",\"created_by\":\"RUN |2 A=2 UNSET= /bin/sh -c e"
+            "cho $A > /a # buildkit\"},{\"comment\":\"buildkit.dockerfile.v0\",\"created_by\":\"COP"
+            "Y --chmod=644 Dockerfile dir/ # buildkit\"},{\"comment\":\"buildkit.dockerfile.v0\",\""
+            "created_by\":\"SHELL [/bin/sh -eu -c]\",\"empty_layer\":true},{\"comment\":\"buildkit."
+            "dockerfile.v0\",\"created_by\":\"CMD [\\\"/bin/sh\\\" \\\"-eu\\\" \\\"-c\\\" \\\"echo "
+            "\\\\\\\"hi $A\\\\\\\"\\\"]\",\"empty_layer\":true},{\"comment\":\"buildkit.dockerfile."
+            "v0\",\"created_by\":\"RUN |2 A=2 UNSET= /bin/sh -eu -c true # buildkit\"},{\"comment\""
+            ":\"buildkit.dockerfile.v0\",\"created_by\":\"ENTRYPOINT [\\\"/bin/sh\\\" \\\"-eu\\\" "
+            "\\"
+            "\"-c\\\" \\\"echo x\\\"]\",\"empty_layer\":true}],\"os\":\"linux\"}");
+}
+
 static void test_convert_config__go_durations(void **state)
 {
     (void)state;
@@ -299,6 +345,7 @@ int main(void)
             cmocka_unit_test(test_convert_config__onbuild_triggers),
             cmocka_unit_test(test_convert_config__platform),
             cmocka_unit_test(test_convert_config__errors),
+            cmocka_unit_test(test_convert_config__matches_a_real_build),
             cmocka_unit_test(test_convert_config__go_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
