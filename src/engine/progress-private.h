@@ -15,11 +15,8 @@
 #include "base/buf.h"
 #include "progress.h"
 
-/* Caps on what a build's steps can make the printer keep. */
-#define KILN_PROGRESS_LINE_MAX    (64 * 1024) /* a log line longer than this is broken in two */
-#define KILN_PROGRESS_ERROR_LINES 10          /* log lines shown again for a failed step */
-#define KILN_PROGRESS_TTY_LINES   6           /* log lines of a running step in the live view */
-#define KILN_PROGRESS_STATUS_MAX  256         /* statuses kept per vertex; later ones are dropped */
+#define KILN_PROGRESS_ERROR_LINES 10 /* log lines shown again for a failed step */
+#define KILN_PROGRESS_TTY_LINES   6  /* log lines of a running step in the live view */
 
 struct progress_status {
     char *id;
