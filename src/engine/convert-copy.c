@@ -1,36 +1,40 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * convert-copy.c - COPY and ADD: sources and destination expanded, the
- * destination made absolute against WORKDIR, --from resolved to a stage or
- * an image (docs/internals/convert.md).
+ * convert-copy.c - COPY and ADD as BuildKit's dispatchCopy: sources,
+ * destination and flags expanded, the destination made absolute against
+ * WORKDIR, --from resolved to a stage or an image, heredoc sources, and the
+ * history entry (docs/internals/convert.md).
  */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "base/path.h"
 #include "convert-private.h"
 
 #include "base/banned.h"
 
-static int expand_opt(struct conv *c, const struct kiln_shell_env *env, const char *word,
-                      unsigned line, char **ret, struct kiln_error **err)
+static int expand_opt(struct conv *c, struct conv_stage *s, const char *word, unsigned line,
+                      char **ret, struct kiln_error **err)
 {
     *ret = NULL;
-    return word && *word ? conv_expand(c, env, word, line, ret, err) : 0;
+    if (!word || !*word)
+        return 0;
+    return conv_expand(c, s, word, line, ret, err);
 }
 
-/* The destination, absolute; a trailing '/' (or "." / "") marks a directory. */
+/* pathRelativeToWorkingDir, cleaned: a trailing '/' (or "." / "" / "/.") marks a directory. */
 static char *destination(struct conv_stage *s, const char *dest)
 {
     size_t n = strlen(dest);
     bool dir = n == 0 || strcmp(dest, ".") == 0 || dest[n - 1] == '/' ||
                (n >= 2 && strcmp(dest + n - 2, "/.") == 0);
-    const char *wd = json_string_value(json_object_get(conv_config(s), "WorkingDir"));
-    _cleanup_free_ char *joined = dest[0] == '/'
-                                          ? kiln_xstrdup(dest)
-                                          : kiln_xasprintf("%s/%s", wd && *wd ? wd : "/", dest);
+    const char *wd = conv_config_str(s, "WorkingDir");
+    _cleanup_free_ char *joined =
+            dest[0] == '/' ? kiln_xstrdup(dest) : kiln_xasprintf("/%s/%s", wd, dest);
     char *clean = kiln_path_clean(joined, strlen(joined));
     if (dir && strcmp(clean, "/") != 0) {
         char *d = kiln_xasprintf("%s/", clean);
@@ -40,13 +44,76 @@ static char *destination(struct conv_stage *s, const char *dest)
     return clean;
 }
 
-/* Where the copy reads; converts the stage (or adds the image) first, so inputs come first. */
+/* --chmod: octal up to 07777, or chmod(1) symbolic modes ("u=rwX,go=rX"). */
+static bool chmod_valid(const char *m, bool *numeric)
+{
+    *numeric = *m && strspn(m, "0123456789") == strlen(m);
+    if (*numeric) {
+        errno = 0;
+        char *end;
+        unsigned long v = strtoul(m, &end, 8);
+        return !errno && !*end && v <= 07777;
+    }
+    for (const char *p = m; *p;) {
+        p += strspn(p, "ugoa");
+        if (!*p || !strchr("+-=", *p))
+            return false;
+        while (*p && strchr("+-=", *p)) {
+            p++;
+            p += strspn(p, "rwxXstugo");
+        }
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return *m != '\0';
+}
+
+static bool is_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+static int check_flags(const struct kiln_df_instruction *ins, const struct kiln_vertex_copy *cp,
+                       struct kiln_error **err)
+{
+    unsigned line = ins->start_line;
+    bool numeric;
+    if (cp->chmod && !chmod_valid(cp->chmod, &numeric))
+        return numeric ? kiln_error_set_line(err, KILN_E_INVALID, line,
+                                             "invalid chmod parameter: '%s'. it should be octal "
+                                             "string and between 0 and 07777",
+                                             cp->chmod)
+                       : kiln_error_set_line(err, KILN_E_INVALID, line,
+                                             "invalid chmod parameter: '%s': use octal (0755) or "
+                                             "symbolic (u=rwX,go=rX) modes",
+                                             cp->chmod);
+    if (cp->checksum) {
+        if (!cp->add)
+            return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                       "checksum can't be specified for COPY");
+        if (cp->sources.n != 1)
+            return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                       "checksum can't be specified for multiple sources");
+        if (!is_url(cp->sources.v[0]))
+            return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                       "checksum requires HTTP(S) or Git sources");
+    }
+    for (size_t i = 0; !cp->add && i < cp->sources.n; i++)
+        if (is_url(cp->sources.v[i]))
+            return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                       "source can't be a URL for COPY: use ADD to download "
+                                       "'%s'",
+                                       cp->sources.v[i]);
+    return 0;
+}
+
 static int copy_from(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
-                     enum kiln_copy_from *ret_kind, struct kiln_vertex **ret_from,
+                     enum kiln_copy_from *ret_kind, struct kiln_vertex **ret,
                      struct kiln_error **err)
 {
     const char *from = ins->copy.from;
-    *ret_from = NULL;
     if (!from || !*from) {
         *ret_kind = ins->copy.n_contents && !ins->copy.sources.n ? KILN_COPY_FROM_INLINE
                                                                  : KILN_COPY_FROM_CONTEXT;
@@ -54,115 +121,124 @@ static int copy_from(struct conv *c, struct conv_stage *s, const struct kiln_df_
     }
     *ret_kind = KILN_COPY_FROM_STATE;
     long i = conv_find_stage(c, from);
-    if (i >= 0) {
-        if ((size_t)i >= s->index)
-            return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
-                                       "cannot copy from stage \"%s\", it needs to be defined "
-                                       "before current stage \"%s\"",
-                                       from, s->name);
-        int r = conv_stage_need(c, (size_t)i, s, err);
-        if (r < 0)
-            return r;
-        *ret_from = c->stages[i].state;
+    if (i == LONG_MIN)
+        return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
+                                   "invalid stage index %s: the file has %zu stages", from,
+                                   c->n_stages);
+    if (i < 0)
+        return conv_image_vertex(c, from, &s->platform, ins->start_line, ret, err);
+    if ((size_t)i >= s->index)
+        return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
+                                   "cannot copy from stage \"%s\", it needs to be defined before "
+                                   "current stage \"%s\"",
+                                   from, s->name);
+    int r = conv_stage_need(c, (size_t)i, s, ins->start_line, err);
+    if (r >= 0)
+        *ret = c->stages[i].state;
+    return r;
+}
+
+/* Heredoc sources: bodies expanded with quotes kept (SkipProcessQuotes, escape '\'). */
+static int inline_files(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
+                        struct kiln_vertex_copy *cp, struct kiln_error **err)
+{
+    const struct kiln_df_copy *in = &ins->copy;
+    if (!in->n_contents)
         return 0;
+    if (in->sources.n)
+        return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
+                                   "mixing heredoc and path sources in one %s is not supported "
+                                   "yet: split it in two",
+                                   kiln_df_kind_name(ins->kind));
+    struct kiln_shell_options o = {.escape = '\\', .skip_process_quotes = true};
+    cp->inline_files = kiln_xcalloc(in->n_contents, sizeof(*cp->inline_files));
+    for (size_t i = 0; i < in->n_contents; i++) {
+        struct kiln_inline_file *f = &cp->inline_files[cp->n_inline_files++];
+        f->name = kiln_xstrdup(in->contents[i].path);
+        if (!in->contents[i].expand) {
+            f->data = kiln_xstrdup(in->contents[i].data);
+            continue;
+        }
+        int r = kiln_shell_process_word(in->contents[i].data, &s->env, &o, &f->data, NULL, err);
+        if (r < 0)
+            return kiln_error_at_line(err, r, ins->start_line);
     }
-    char *pinned = NULL;
-    json_t *cfg = NULL;
-    int r = c->o->resolve(c->o->resolve_userdata, from, &s->platform, &pinned, &cfg, err);
-    if (r < 0)
-        return kiln_error_at_line(err, r, ins->start_line);
-    json_decref(cfg);
-    _cleanup_free_ char *name = kiln_xasprintf("[internal] FROM %s", pinned);
-    struct kiln_vertex *img = kiln_graph_add(c->g, KILN_VERTEX_IMAGE, NULL, name);
-    img->image.ref = pinned;
-    _cleanup_free_ char *pf = kiln_oci_platform_format_all(&s->platform);
-    kiln_oci_platform_parse(pf, &img->image.platform, NULL);
-    *ret_from = img;
+    (void)c;
     return 0;
 }
 
-static void history(struct conv_stage *s, const struct kiln_df_instruction *ins,
-                    const struct kiln_vertex *x)
+static void history(struct conv_stage *s, const struct kiln_vertex_copy *cp, const char *dest)
 {
     struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
-    kiln_buf_adds(&b, ins->kind == KILN_DF_ADD ? "ADD" : "COPY");
-    if (x->copy.chown)
-        kiln_buf_addf(&b, " --chown=%s", x->copy.chown);
-    if (x->copy.chmod)
-        kiln_buf_addf(&b, " --chmod=%s", x->copy.chmod);
-    for (size_t i = 0; i < x->copy.sources.n; i++)
-        kiln_buf_addf(&b, " %s", x->copy.sources.v[i]);
-    for (size_t i = 0; i < x->copy.n_inline_files; i++)
-        kiln_buf_addf(&b, " %s", x->copy.inline_files[i].name);
-    kiln_buf_addf(&b, " %s # buildkit", x->copy.dest);
+    kiln_buf_adds(&b, cp->add ? "ADD" : "COPY");
+    if (cp->parents)
+        kiln_buf_adds(&b, " --parents");
+    if (cp->chown)
+        kiln_buf_addf(&b, " --chown=%s", cp->chown);
+    if (cp->chmod)
+        kiln_buf_addf(&b, " --chmod=%s", cp->chmod);
+    for (size_t i = 0; i < cp->sources.n; i++)
+        kiln_buf_addf(&b, " %s", cp->sources.v[i]);
+    for (size_t i = 0; i < cp->n_inline_files; i++)
+        kiln_buf_addf(&b, " <<%s", cp->inline_files[i].name);
+    kiln_buf_addf(&b, " %s # buildkit", dest);
     conv_history(s, b.buf, true);
     kiln_buf_release(&b);
+}
+
+/* What the copy reads and writes, expanded and checked, into cp. */
+static int fill(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
+                struct kiln_vertex_copy *cp, char **ret_dest, struct kiln_error **err)
+{
+    const struct kiln_df_copy *in = &ins->copy;
+    unsigned line = ins->start_line;
+    cp->add = ins->kind == KILN_DF_ADD;
+    cp->parents = in->parents;
+    cp->link = in->link;
+    cp->unpack = in->unpack;
+    int r = 0;
+    for (size_t i = 0; i < in->sources.n && r >= 0; i++) {
+        char *w = NULL;
+        r = conv_expand(c, s, in->sources.v[i], line, &w, err);
+        if (r >= 0)
+            kiln_strv_take(&cp->sources, w);
+    }
+    if (r >= 0)
+        r = conv_expand(c, s, in->dest, line, ret_dest, err);
+    if (r >= 0)
+        r = expand_opt(c, s, in->chown, line, &cp->chown, err);
+    if (r >= 0)
+        r = expand_opt(c, s, in->chmod, line, &cp->chmod, err);
+    if (r >= 0)
+        r = expand_opt(c, s, in->checksum, line, &cp->checksum, err);
+    for (size_t i = 0; i < in->excludes.n && r >= 0; i++)
+        kiln_strv_push(&cp->excludes, in->excludes.v[i]);
+    if (r >= 0)
+        r = inline_files(c, s, ins, cp, err);
+    if (r >= 0)
+        r = check_flags(ins, cp, err);
+    if (r >= 0)
+        cp->dest = destination(s, *ret_dest);
+    return r;
 }
 
 int conv_copy(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
               struct kiln_error **err)
 {
-    const struct kiln_df_copy *cp = &ins->copy;
-    enum kiln_copy_from kind;
+    /* --from first: it may convert another stage, whose vertices must come before this one. */
+    enum kiln_copy_from from_kind;
     struct kiln_vertex *from = NULL;
-    int r = copy_from(c, s, ins, &kind, &from, err);
+    int r = copy_from(c, s, ins, &from_kind, &from, err);
     if (r < 0)
         return r;
-    struct kiln_shell_env env;
-    conv_word_env(s, &env);
-    _cleanup_free_ char *name = conv_step_name(s, ins->original);
-    struct kiln_vertex *x = kiln_graph_add(c->g, KILN_VERTEX_COPY, s->state, name);
-    x->copy.from_kind = kind;
+    _cleanup_free_ char *text = conv_step_text(c, s, ins->original, false);
+    _cleanup_free_ char *name = conv_step_name(c, s, text);
+    struct kiln_vertex *x = conv_add_vertex(c, s, KILN_VERTEX_COPY, name);
+    x->copy.from_kind = from_kind;
     x->copy.from = from;
-    x->copy.add = ins->kind == KILN_DF_ADD;
-    x->copy.parents = cp->parents;
-    x->copy.link = cp->link;
-    x->copy.unpack = cp->unpack;
-    x->no_cache = c->o->no_cache;
-    unsigned line = ins->start_line;
-    for (size_t i = 0; i < cp->sources.n && r >= 0; i++) {
-        char *w = NULL;
-        r = conv_expand(c, &env, cp->sources.v[i], line, &w, err);
-        if (r >= 0)
-            kiln_strv_take(&x->copy.sources, w);
-    }
     _cleanup_free_ char *dest = NULL;
+    r = fill(c, s, ins, &x->copy, &dest, err);
     if (r >= 0)
-        r = conv_expand(c, &env, cp->dest, line, &dest, err);
-    if (r >= 0)
-        r = expand_opt(c, &env, cp->chown, line, &x->copy.chown, err);
-    if (r >= 0)
-        r = expand_opt(c, &env, cp->chmod, line, &x->copy.chmod, err);
-    if (r >= 0)
-        r = expand_opt(c, &env, cp->checksum, line, &x->copy.checksum, err);
-    for (size_t i = 0; i < cp->excludes.n && r >= 0; i++)
-        kiln_strv_push(&x->copy.excludes, cp->excludes.v[i]);
-    if (r >= 0 && cp->n_contents) {
-        x->copy.inline_files = kiln_xcalloc(cp->n_contents, sizeof(*x->copy.inline_files));
-        for (size_t i = 0; i < cp->n_contents && r >= 0; i++) {
-            struct kiln_inline_file *f = &x->copy.inline_files[x->copy.n_inline_files++];
-            f->name = kiln_xstrdup(cp->contents[i].path);
-            if (cp->contents[i].expand) {
-                struct kiln_shell_options o = c->shopt;
-                o.skip_process_quotes = true;
-                r = kiln_shell_process_word(cp->contents[i].data, &env, &o, &f->data, NULL, err);
-                if (r < 0)
-                    kiln_error_at_line(err, r, line);
-            } else {
-                f->data = kiln_xstrdup(cp->contents[i].data);
-            }
-        }
-        if (r >= 0 && cp->sources.n)
-            r = kiln_error_set_line(err, KILN_E_INVALID, line,
-                                    "mixing heredoc and path sources in one %s is not "
-                                    "supported yet: split it",
-                                    ins->kind == KILN_DF_ADD ? "ADD" : "COPY");
-    }
-    kiln_shell_env_release(&env);
-    if (r < 0)
-        return r;
-    x->copy.dest = destination(s, dest);
-    s->state = x;
-    history(s, ins, x);
-    return 0;
+        history(s, &x->copy, dest);
+    return r;
 }

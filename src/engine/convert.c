@@ -1,352 +1,122 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * convert.c - Dockerfile to build graph: global args, stages and the target,
- * FROM, progress names (docs/internals/convert.md).
+ * convert.c - Dockerfile to build graph: the stages and the target, the
+ * stages the target reaches, instruction dispatch, and the target's final
+ * config (docs/internals/convert.md).
  */
 #include "convert.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "convert-private.h"
-#include "dockerfile/goquote.h"
-#include "dockerfile/parser.h"
 
 #include "base/banned.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-void conv_word_env(const struct conv_stage *s, struct kiln_shell_env *ret)
+int conv_dispatch(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
+                  struct kiln_error **err)
 {
-    *ret = (struct kiln_shell_env)KILN_SHELL_ENV_INIT;
-    for (size_t i = 0; i < s->args.names.n; i++)
-        kiln_shell_env_set(ret, s->args.names.v[i], s->args.values.v[i]);
-    for (size_t i = 0; i < s->env.names.n; i++)
-        kiln_shell_env_set(ret, s->env.names.v[i], s->env.values.v[i]);
-}
-
-int conv_expand(const struct conv *c, const struct kiln_shell_env *env, const char *word,
-                unsigned line, char **ret, struct kiln_error **err)
-{
-    int r = kiln_shell_process_word(word, env, &c->shopt, ret, NULL, err);
-    return r < 0 ? kiln_error_at_line(err, r, line) : 0;
-}
-
-json_t *conv_config(struct conv_stage *s)
-{
-    json_t *cfg = json_object_get(s->image, "config");
-    if (!json_is_object(cfg)) {
-        cfg = json_object();
-        json_object_set_new(s->image, "config", cfg);
+    switch (ins->kind) {
+    case KILN_DF_ARG: return conv_arg(c, s, ins, err);
+    case KILN_DF_RUN: return conv_run(c, s, ins, err);
+    case KILN_DF_COPY:
+    case KILN_DF_ADD: return conv_copy(c, s, ins, err);
+    case KILN_DF_FROM:
+        return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
+                                   "FROM inside a stage: each FROM starts a stage");
+    default: return conv_config_dispatch(c, s, ins, err);
     }
-    return cfg;
 }
 
-void conv_sync_env(struct conv_stage *s)
+static int dispatch_stage(struct conv *c, struct conv_stage *s, struct kiln_error **err)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->env.names.n; i++) {
-        char *kv = kiln_xasprintf("%s=%s", s->env.names.v[i], s->env.values.v[i]);
-        json_array_append_new(a, json_string(kv));
-        free(kv);
+    int r = conv_stage_from(c, s, err);
+    s->onbuild = true;
+    for (size_t k = 0; r >= 0 && k < s->n_triggers; k++) {
+        r = conv_dispatch(c, s, s->triggers[k], err);
+        /* A RUN's vertex points into its instruction: the vertex keeps the trigger. */
+        if (r >= 0 && s->triggers[k]->kind == KILN_DF_RUN)
+            s->state->exec.owned = TAKE_PTR(s->triggers[k]);
     }
-    json_object_set_new(conv_config(s), "Env", a);
+    s->onbuild = false;
+    for (size_t k = 0; r >= 0 && k < s->st->n_instructions; k++)
+        r = conv_dispatch(c, s, &s->st->instructions[k], err);
+    return r;
 }
 
-void conv_history(struct conv_stage *s, const char *created_by, bool layer)
-{
-    json_t *h = json_object_get(s->image, "history");
-    if (!json_is_array(h)) {
-        h = json_array();
-        json_object_set_new(s->image, "history", h);
-    }
-    json_t *e =
-            json_pack("{s:s, s:s}", "created_by", created_by, "comment", "buildkit.dockerfile.v0");
-    if (!layer)
-        json_object_set_new(e, "empty_layer", json_true());
-    json_array_append_new(h, e);
-}
-
-char *conv_goquote_list(const struct kiln_strv *words)
-{
-    struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
-    kiln_buf_addch(&b, '[');
-    for (size_t i = 0; i < words->n; i++) {
-        if (i)
-            kiln_buf_addch(&b, ' ');
-        kiln_goquote(&b, words->v[i], strlen(words->v[i]));
-    }
-    kiln_buf_addch(&b, ']');
-    return kiln_buf_detach(&b, NULL);
-}
-
-char *conv_step_name(struct conv_stage *s, const char *text)
-{
-    s->step++;
-    int width = 1;
-    for (unsigned t = s->total; t >= 10; t /= 10)
-        width++;
-    return kiln_xasprintf("[%s%s%*u/%u] %s", s->name, *s->name ? " " : "", width, s->step, s->total,
-                          text);
-}
-
-long conv_find_stage(const struct conv *c, const char *name)
-{
-    for (size_t i = 0; i < c->n_stages; i++)
-        if (*c->stages[i].st->from.name && strcasecmp(c->stages[i].st->from.name, name) == 0)
-            return (long)i;
-    char *end;
-    errno = 0;
-    long n = strtol(name, &end, 10);
-    if (*name && !*end && errno == 0 && n >= 0 && (size_t)n < c->n_stages)
-        return n;
-    return -1;
-}
-
-static void platform_args(struct kiln_shell_env *env, const char *prefix,
-                          const struct kiln_oci_platform *p)
-{
-    char key[64];
-    char *all = kiln_oci_platform_format_all(p);
-    snprintf(key, sizeof(key), "%sPLATFORM", prefix);
-    kiln_shell_env_set(env, key, all);
-    free(all);
-    snprintf(key, sizeof(key), "%sOS", prefix);
-    kiln_shell_env_set(env, key, p->os ? p->os : "");
-    snprintf(key, sizeof(key), "%sARCH", prefix);
-    kiln_shell_env_set(env, key, p->architecture ? p->architecture : "");
-    snprintf(key, sizeof(key), "%sVARIANT", prefix);
-    kiln_shell_env_set(env, key, p->variant ? p->variant : "");
-    snprintf(key, sizeof(key), "%sOSVERSION", prefix);
-    kiln_shell_env_set(env, key, p->os_version ? p->os_version : "");
-}
-
-const char *conv_build_arg(const struct conv *c, const char *name)
-{
-    const struct kiln_strv *a = c->o->build_args;
-    size_t n = strlen(name);
-    for (size_t i = a ? a->n : 0; i-- > 0;)
-        if (strncmp(a->v[i], name, n) == 0 && a->v[i][n] == '=')
-            return a->v[i] + n + 1;
-    return NULL;
-}
-
-/* ARGs before the first FROM: visible to FROM lines only. */
-static int meta_args(struct conv *c, struct kiln_error **err)
-{
-    for (size_t i = 0; i < c->df->n_meta_args; i++) {
-        const struct kiln_df_instruction *ins = &c->df->meta_args[i];
-        for (size_t j = 0; j < ins->n_args; j++) {
-            const struct kiln_df_argdef *a = &ins->args[j];
-            const char *over = conv_build_arg(c, a->key);
-            _cleanup_free_ char *v = NULL;
-            if (!over && a->value) {
-                int r = conv_expand(c, &c->global, a->value, ins->start_line, &v, err);
-                if (r < 0)
-                    return r;
-            }
-            if (over || v)
-                kiln_shell_env_set(&c->global, a->key, over ? over : v);
-        }
-    }
-    return 0;
-}
-
-static json_t *scratch_image(const struct kiln_oci_platform *p)
-{
-    json_t *img =
-            json_pack("{s:s, s:s, s:{s:[s], s:s}, s:[]}", "architecture",
-                      p->architecture ? p->architecture : "amd64", "os", p->os ? p->os : "linux",
-                      "config", "Env", "PATH=" DEFAULT_PATH, "WorkingDir", "/", "history");
-    if (p->variant)
-        json_object_set_new(img, "variant", json_string(p->variant));
-    return img;
-}
-
-/* A base image's config as a stage starts from it (created cleared, PATH added). */
-static json_t *base_image(json_t *cfg)
-{
-    json_t *img = json_object();
-    const char *keep[] = {"architecture", "os",     "os.version", "os.features",
-                          "variant",      "config", "history",    "author"};
-    for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++) {
-        json_t *v = json_object_get(cfg, keep[i]);
-        if (v)
-            json_object_set_new(img, keep[i], json_deep_copy(v));
-    }
-    if (!json_is_array(json_object_get(img, "history")))
-        json_object_set_new(img, "history", json_array());
-    return img;
-}
-
-static void env_from_config(struct conv_stage *s)
-{
-    json_t *env = json_object_get(conv_config(s), "Env");
-    size_t i;
-    json_t *e;
-    bool has_path = false;
-    json_array_foreach (env, i, e) {
-        const char *kv = json_string_value(e);
-        const char *eq = kv ? strchr(kv, '=') : NULL;
-        if (!eq)
-            continue;
-        char *k = kiln_xstrndup(kv, (size_t)(eq - kv));
-        has_path |= strcmp(k, "PATH") == 0;
-        kiln_shell_env_set(&s->env, k, eq + 1);
-        free(k);
-    }
-    if (!has_path)
-        kiln_shell_env_set(&s->env, "PATH", DEFAULT_PATH);
-    conv_sync_env(s);
-}
-
-static unsigned count_steps(const struct kiln_df_stage *st)
-{
-    unsigned n = 0;
-    for (size_t i = 0; i < st->n_instructions; i++) {
-        enum kiln_df_kind k = st->instructions[i].kind;
-        n += k == KILN_DF_ADD || k == KILN_DF_COPY || k == KILN_DF_RUN || k == KILN_DF_WORKDIR;
-    }
-    return n;
-}
-
-/* FROM: the stage's starting state and config. */
-static int stage_from(struct conv *c, struct conv_stage *s, struct kiln_error **err)
-{
-    const struct kiln_df_from *f = &s->st->from;
-    unsigned line = s->st->start_line;
-    _cleanup_free_ char *base = NULL;
-    int r = conv_expand(c, &c->global, f->base, line, &base, err);
-    if (r < 0)
-        return r;
-    if (f->platform && *f->platform) {
-        _cleanup_free_ char *pf = NULL;
-        if ((r = conv_expand(c, &c->global, f->platform, line, &pf, err)) < 0 ||
-            (r = kiln_oci_platform_parse(pf, &s->platform, err)) < 0)
-            return kiln_error_at_line(err, r, line);
-        kiln_oci_platform_normalize(&s->platform);
-    } else {
-        const struct kiln_oci_platform *p = c->o->platform ? c->o->platform : c->o->build_platform;
-        _cleanup_free_ char *pf = kiln_oci_platform_format_all(p);
-        kiln_oci_platform_parse(pf, &s->platform, NULL);
-    }
-    s->total = count_steps(s->st);
-    long from = conv_find_stage(c, base);
-    if (from >= 0 && (size_t)from < s->index) {
-        if ((r = conv_stage_need(c, (size_t)from, s, err)) < 0)
-            return r;
-        struct conv_stage *b = &c->stages[from];
-        s->state = b->state;
-        s->image = json_deep_copy(b->image);
-        for (size_t i = 0; i < b->env.names.n; i++)
-            kiln_shell_env_set(&s->env, b->env.names.v[i], b->env.values.v[i]);
-        for (size_t i = 0; i < b->args.names.n; i++)
-            kiln_shell_env_set(&s->args, b->args.names.v[i], b->args.values.v[i]);
-        s->cmd_set = false;
-        return 0;
-    }
-    if (strcasecmp(base, "scratch") == 0) {
-        s->image = scratch_image(&s->platform);
-        env_from_config(s);
-        return 0;
-    }
-    s->total++;
-    char *pinned = NULL;
-    json_t *cfg = NULL;
-    r = c->o->resolve(c->o->resolve_userdata, base, &s->platform, &pinned, &cfg, err);
-    if (r < 0)
-        return kiln_error_at_line(err, r, line);
-    s->image = base_image(cfg);
-    json_decref(cfg);
-    env_from_config(s);
-    _cleanup_free_ char *text = kiln_xasprintf("FROM %s", pinned);
-    _cleanup_free_ char *name = conv_step_name(s, text);
-    struct kiln_vertex *v = kiln_graph_add(c->g, KILN_VERTEX_IMAGE, NULL, name);
-    v->image.ref = pinned;
-    _cleanup_free_ char *pf = kiln_oci_platform_format_all(&s->platform);
-    kiln_oci_platform_parse(pf, &v->image.platform, NULL);
-    v->no_cache = c->o->no_cache;
-    s->state = v;
-    return 0;
-}
-
-/* A step of an ONBUILD trigger counts towards the stage's total too. */
-static unsigned count_trigger_steps(json_t *triggers)
-{
-    unsigned n = 0;
-    size_t i;
-    json_t *t;
-    json_array_foreach (triggers, i, t) {
-        const char *s = json_string_value(t);
-        while (s && (*s == ' ' || *s == '\t'))
-            s++;
-        if (s && (strncasecmp(s, "ADD ", 4) == 0 || strncasecmp(s, "COPY ", 5) == 0 ||
-                  strncasecmp(s, "RUN ", 4) == 0 || strncasecmp(s, "WORKDIR ", 8) == 0))
-            n++;
-    }
-    return n;
-}
-
-/*
- * The base's ONBUILD triggers run first, then are cleared (they are not
- * inherited further).
- */
-static int run_triggers(struct conv *c, struct conv_stage *s, struct kiln_error **err)
-{
-    json_t *cfg = conv_config(s);
-    json_t *triggers = json_incref(json_object_get(cfg, "OnBuild"));
-    json_object_del(cfg, "OnBuild");
-    s->total += count_trigger_steps(triggers);
-    int r = 0;
-    size_t i;
-    json_t *t;
-    json_array_foreach (triggers, i, t) {
-        const char *text = json_string_value(t);
-        if (!text || r < 0)
-            continue;
-        struct kiln_df_ast *ast = NULL;
-        struct kiln_df_instruction *ins = NULL;
-        r = kiln_df_parse(text, strlen(text), &ast, err);
-        if (r >= 0 && ast->n_nodes != 1)
-            r = kiln_error_set(err, KILN_E_INVALID, "ONBUILD trigger '%s' is not one instruction",
-                               text);
-        if (r >= 0)
-            r = kiln_df_instruction_parse(ast->nodes[0], c->shopt.escape, &ins, err);
-        if (r >= 0)
-            r = conv_dispatch(c, s, ins, err);
-        if (r < 0)
-            kiln_error_wrap(err, r, "ONBUILD trigger '%s'", text);
-        else if (s->state && s->state->kind == KILN_VERTEX_EXEC && s->state->exec.run == &ins->run)
-            s->state->exec.run = NULL; /* the parsed trigger goes; its defaults stay */
-        kiln_df_instruction_free(ins);
-        kiln_df_ast_free(ast);
-    }
-    json_decref(triggers);
-    return r < 0 ? kiln_error_at_line(err, r, s->st->start_line) : 0;
-}
-
-int conv_stage_need(struct conv *c, size_t i, const struct conv_stage *from,
+int conv_stage_need(struct conv *c, size_t i, const struct conv_stage *from, unsigned line,
                     struct kiln_error **err)
 {
     struct conv_stage *s = &c->stages[i];
     if (s->status == 2)
         return 0;
-    if (s->status == 1 || (from && i >= from->index))
-        return kiln_error_set_line(err, KILN_E_INVALID, from ? from->st->start_line : 0,
-                                   "stage '%s' is used before it is defined (or by itself)",
-                                   s->st->from.name);
+    if (s->status == 1)
+        return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                   "circular dependency detected on stage: %s", s->name);
+    if (from && i >= from->index)
+        return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                   "stage \"%s\" is used by stage \"%s\" before it is defined: "
+                                   "move it above",
+                                   s->name, from->name);
     s->status = 1;
-    int r = stage_from(c, s, err);
-    if (r >= 0)
-        r = run_triggers(c, s, err);
-    for (size_t k = 0; r >= 0 && k < s->st->n_instructions; k++)
-        r = conv_dispatch(c, s, &s->st->instructions[k], err);
+    int r = dispatch_stage(c, s, err);
     s->status = 2;
     return r;
+}
+
+/* BuildKit's dispatch states: the stages plus one per image that COPY --from names. */
+static size_t count_states(const struct conv *c)
+{
+    _cleanup_strv_ struct kiln_strv images = KILN_STRV_INIT;
+    for (size_t i = 0; i < c->n_stages; i++) {
+        const struct kiln_df_stage *st = c->stages[i].st;
+        for (size_t k = 0; k < st->n_instructions; k++) {
+            const struct kiln_df_instruction *ins = &st->instructions[k];
+            if (ins->kind != KILN_DF_COPY || !ins->copy.from || !*ins->copy.from)
+                continue;
+            if (conv_find_stage(c, ins->copy.from) == -1 &&
+                kiln_strv_find(&images, ins->copy.from) < 0)
+                kiln_strv_push(&images, ins->copy.from);
+        }
+    }
+    return c->n_stages + images.n;
+}
+
+/* FROM's base and --platform, expanded with the meta args (for every stage, as BuildKit). */
+static int stage_init(struct conv *c, size_t i, struct kiln_error **err)
+{
+    struct conv_stage *s = &c->stages[i];
+    const struct kiln_df_from *f = &s->st->from;
+    unsigned line = s->st->start_line;
+    int r = conv_expand_env(c, &c->global, f->base, line, &s->base_name, err);
+    if (r < 0)
+        return r;
+    if (!*s->base_name)
+        return kiln_error_set_line(err, KILN_E_INVALID, line, "base name (%s) should not be blank",
+                                   f->base);
+    s->base_stage = -1;
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(c->stages[k].st->from.name, s->base_name) == 0)
+            s->base_stage = (long)k;
+    if (!f->platform || !*f->platform) {
+        conv_platform_copy(&s->platform, &c->target);
+        return 0;
+    }
+    _cleanup_free_ char *pf = NULL;
+    r = conv_expand_env(c, &c->global, f->platform, line, &pf, err);
+    if (r < 0)
+        return kiln_error_wrap(err, r, "failed to process arguments for platform %s", f->platform);
+    if (!*pf)
+        return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                   "empty platform value from expression %s", f->platform);
+    r = kiln_oci_platform_parse(pf, &s->platform, err);
+    if (r < 0)
+        return kiln_error_at_line(
+                err, kiln_error_wrap(err, r, "failed to parse platform %s", f->platform), line);
+    kiln_oci_platform_normalize(&s->platform);
+    s->has_platform = true;
+    return 0;
 }
 
 static long find_target(const struct conv *c, struct kiln_error **err)
@@ -361,10 +131,66 @@ static long find_target(const struct conv *c, struct kiln_error **err)
     for (size_t i = 0; i < c->n_stages; i++)
         if (*c->stages[i].st->from.name)
             kiln_buf_addf(&names, "%s%s", names.len ? ", " : "", c->stages[i].st->from.name);
-    kiln_error_set(err, KILN_E_INVALID, "target stage \"%s\" could not be found (stages: %s)", t,
-                   names.len ? names.buf : "none named");
+    kiln_error_set(err, KILN_E_INVALID, "target stage \"%s\" could not be found: the stages are %s",
+                   t, names.len ? names.buf : "unnamed (name one with FROM ... AS NAME)");
     kiln_buf_release(&names);
     return -1;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+    if (v && *v)
+        json_object_set_new(o, key, json_string(v));
+    else
+        json_object_del(o, key);
+}
+
+/* BuildKit's finalizeResultImage: --label, the requested platform, platforms.Normalize. */
+static void finalize(struct conv *c, struct conv_stage *s)
+{
+    json_t *img = s->image;
+    for (size_t i = 0; c->o->labels && i < c->o->labels->n; i++) {
+        const char *kv = c->o->labels->v[i];
+        const char *eq = strchr(kv, '=');
+        json_t *labels = json_object_get(conv_config(s), "Labels");
+        if (!json_is_object(labels)) {
+            labels = json_object();
+            json_object_set_new(conv_config(s), "Labels", labels);
+        }
+        _cleanup_free_ char *k = kiln_xstrndup(kv, eq ? (size_t)(eq - kv) : strlen(kv));
+        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+    }
+    struct kiln_oci_platform p = {.os_features = KILN_STRV_INIT};
+    const char *arch = json_string_value(json_object_get(img, "architecture"));
+    const char *os = json_string_value(json_object_get(img, "os"));
+    const char *variant = json_string_value(json_object_get(img, "variant"));
+    const char *osv = json_string_value(json_object_get(img, "os.version"));
+    const struct kiln_oci_platform *t = &c->target;
+    if (!c->implicit_target) {
+        bool same = strcmp(os ? os : "", t->os ? t->os : "") == 0 &&
+                    strcmp(arch ? arch : "", t->architecture ? t->architecture : "") == 0;
+        os = t->os;
+        arch = t->architecture;
+        if (t->variant || !same)
+            variant = t->variant;
+        if (t->os_version || !same)
+            osv = t->os_version;
+    }
+    p.os = kiln_xstrdup(os ? os : "");
+    p.architecture = kiln_xstrdup(arch ? arch : "");
+    p.variant = variant && *variant ? kiln_xstrdup(variant) : NULL;
+    p.os_version = osv && *osv ? kiln_xstrdup(osv) : NULL;
+    kiln_oci_platform_normalize(&p);
+    json_object_set_new(img, "os", json_string(p.os ? p.os : ""));
+    json_object_set_new(img, "architecture", json_string(p.architecture ? p.architecture : ""));
+    set_str(img, "variant", p.variant);
+    set_str(img, "os.version", p.os_version);
+    conv_image_normalize(img);
+    json_object_del(img, "rootfs");
+    json_object_del(img, "created");
+    c->g->result = s->state;
+    c->g->config = json_incref(img);
+    c->g->platform = p;
 }
 
 static void conv_release(struct conv *c)
@@ -372,69 +198,73 @@ static void conv_release(struct conv *c)
     for (size_t i = 0; i < c->n_stages; i++) {
         struct conv_stage *s = &c->stages[i];
         free(s->name);
+        free(s->base_name);
         json_decref(s->image);
         kiln_shell_env_release(&s->env);
-        kiln_shell_env_release(&s->args);
-        kiln_strv_release(&s->arg_names);
+        conv_args_release(s);
         kiln_oci_platform_release(&s->platform);
+        for (size_t k = 0; k < s->n_triggers; k++)
+            kiln_df_instruction_free(s->triggers[k]);
+        free(s->triggers);
     }
     free(c->stages);
+    for (size_t i = 0; i < c->n_images; i++) {
+        free(c->images[i].key);
+        free(c->images[i].pinned);
+        json_decref(c->images[i].config);
+    }
+    free(c->images);
     kiln_shell_env_release(&c->global);
+    kiln_oci_platform_release(&c->target);
+}
+
+static int convert(struct conv *c, struct kiln_error **err)
+{
+    for (size_t i = 0; i < c->n_stages; i++) {
+        struct conv_stage *s = &c->stages[i];
+        s->st = &c->df->stages[i];
+        s->index = i;
+        s->env = (struct kiln_shell_env)KILN_SHELL_ENV_INIT;
+    }
+    c->n_states = count_states(c);
+    for (size_t i = 0; i < c->n_stages; i++) {
+        struct conv_stage *s = &c->stages[i];
+        s->name = *s->st->from.name ? kiln_xstrdup(s->st->from.name)
+                  : c->n_states > 1 ? kiln_xasprintf("stage-%zu", i)
+                                    : kiln_xstrdup("");
+    }
+    int r = conv_global_args(c, err);
+    for (size_t i = 0; r >= 0 && i < c->n_stages; i++)
+        r = stage_init(c, i, err);
+    if (r < 0)
+        return r;
+    long t = find_target(c, err);
+    if (t < 0)
+        return KILN_E_INVALID;
+    r = conv_stage_need(c, (size_t)t, NULL, 0, err);
+    if (r >= 0)
+        finalize(c, &c->stages[t]);
+    return r;
 }
 
 int kiln_convert(const struct kiln_df_instructions *df, const struct kiln_convert_opts *opts,
                  struct kiln_graph **ret, struct kiln_error **err)
 {
-    struct conv c = {.df = df,
-                     .o = opts,
-                     .global = KILN_SHELL_ENV_INIT,
-                     .shopt = {.escape = df->escape ? df->escape : '\\'}};
     if (df->n_stages == 0)
-        return kiln_error_set(err, KILN_E_INVALID, "the Dockerfile has no FROM");
-    c.n_stages = df->n_stages;
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "dockerfile contains no stages to build: add a FROM line");
+    struct conv c = {
+            .df = df,
+            .o = opts,
+            .global = KILN_SHELL_ENV_INIT,
+            .shopt = {.escape = df->escape ? df->escape : '\\'},
+            .n_stages = df->n_stages,
+            .implicit_target = !opts->platform,
+    };
+    conv_platform_copy(&c.target, opts->platform ? opts->platform : opts->build_platform);
     c.stages = kiln_xcalloc(c.n_stages, sizeof(*c.stages));
-    for (size_t i = 0; i < c.n_stages; i++) {
-        struct conv_stage *s = &c.stages[i];
-        s->st = &df->stages[i];
-        s->index = i;
-        s->env = (struct kiln_shell_env)KILN_SHELL_ENV_INIT;
-        s->args = (struct kiln_shell_env)KILN_SHELL_ENV_INIT;
-        s->arg_names = (struct kiln_strv)KILN_STRV_INIT;
-        s->name = *s->st->from.name ? kiln_xstrdup(s->st->from.name)
-                  : c.n_stages > 1  ? kiln_xasprintf("stage-%zu", i)
-                                    : kiln_xstrdup("");
-    }
-    const struct kiln_oci_platform *target = opts->platform ? opts->platform : opts->build_platform;
-    platform_args(&c.global, "BUILD", opts->build_platform);
-    platform_args(&c.global, "TARGET", target);
     c.g = kiln_graph_new();
-    long t = find_target(&c, err);
-    int r = t < 0 ? KILN_E_INVALID : 0;
-    if (r >= 0) {
-        kiln_shell_env_set(&c.global, "TARGETSTAGE",
-                           opts->target && *opts->target ? opts->target : "default");
-        r = meta_args(&c, err);
-    }
-    if (r >= 0)
-        r = conv_stage_need(&c, (size_t)t, NULL, err);
-    if (r >= 0) {
-        struct conv_stage *s = &c.stages[t];
-        for (size_t i = 0; opts->labels && i < opts->labels->n; i++) {
-            const char *kv = opts->labels->v[i];
-            const char *eq = strchr(kv, '=');
-            json_t *labels = json_object_get(conv_config(s), "Labels");
-            if (!json_is_object(labels)) {
-                labels = json_object();
-                json_object_set_new(conv_config(s), "Labels", labels);
-            }
-            _cleanup_free_ char *k = eq ? kiln_xstrndup(kv, (size_t)(eq - kv)) : kiln_xstrdup(kv);
-            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
-        }
-        c.g->result = s->state;
-        c.g->config = json_incref(s->image);
-        _cleanup_free_ char *pf = kiln_oci_platform_format_all(&s->platform);
-        kiln_oci_platform_parse(pf, &c.g->platform, NULL);
-    }
+    int r = convert(&c, err);
     conv_release(&c);
     if (r < 0) {
         kiln_graph_free(c.g);

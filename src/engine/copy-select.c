@@ -2,35 +2,88 @@
 /*
  * copy-select.c - which paths COPY's sources name: cleaned into the root,
  * wildcards matched per component (Go's filepath.Match: '*' and '?' never
- * match '/', and match dot files), .dockerignore applied
- * (docs/internals/copy.md).
+ * match '/', and match dot files; "**" spans directories), .dockerignore
+ * and --exclude applied, --parents' "/./" pivot (docs/internals/copy.md).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/fsroot.h"
 #include "base/path.h"
 #include "copy-private.h"
 
 #include "base/banned.h"
+
+int kiln_copy_open_in_root(int root, const char *path, int flags)
+{
+    while (*path == '/')
+        path++;
+    struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    for (int tries = 0;; tries++) {
+        long fd = syscall(SYS_openat2, root, *path ? path : ".", &how, sizeof(how));
+        if (fd >= 0)
+            return (int)fd;
+        /* EAGAIN: a rename raced the lookup */
+        if ((errno != EAGAIN && errno != EINTR) || tries == 16)
+            return -errno;
+    }
+}
 
 char *kiln_copy_join(const char *dir, const char *name)
 {
     return *dir ? kiln_xasprintf("%s/%s", dir, name) : kiln_xstrdup(name);
 }
 
-static bool allowed(const struct kiln_copy_src *src, const char *path)
+bool kiln_copy_is_url(const char *source)
+{
+    return strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+}
+
+int kiln_copy_sel_init(struct kiln_copy_sel *s, const struct kiln_vertex_copy *op,
+                       const struct kiln_copy_src *src, struct kiln_error **err)
+{
+    *s = (struct kiln_copy_sel){.src = src, .root = -1};
+    s->root = open(src->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root < 0)
+        return kiln_error_set_errno(err, -errno, "cannot open the source directory '%s'",
+                                    src->root);
+    if (op->excludes.n == 0)
+        return 0;
+    int r = kiln_ignore_new(op->excludes.v, op->excludes.n, &s->exclude, err);
+    return r < 0 ? kiln_error_wrap(err, r, "--exclude") : 0;
+}
+
+void kiln_copy_sel_release(struct kiln_copy_sel *s)
+{
+    if (s->root >= 0)
+        close(s->root);
+    kiln_ignore_free(s->exclude);
+    s->root = -1;
+    s->exclude = NULL;
+}
+
+static bool ignored(const struct kiln_copy_src *src, const char *path)
 {
     bool ok = true;
     if (src->filter && *path && kiln_context_path_allowed(src->filter, path, &ok, NULL) < 0)
+        return true;
+    return !ok;
+}
+
+static bool excluded(const struct kiln_copy_sel *s, const char *sub)
+{
+    bool hit = false;
+    if (s->exclude && *sub && kiln_ignore_matches(s->exclude, sub, &hit, NULL) < 0)
         return false;
-    return ok;
+    return hit;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -38,47 +91,34 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int kiln_copy_excludes(const struct kiln_vertex_copy *op, struct kiln_ignore **ret,
-                       struct kiln_error **err)
+int kiln_copy_list(const struct kiln_copy_sel *s, int fd, const char *dir, const char *sub,
+                   struct kiln_strv *ret, struct kiln_error **err)
 {
-    *ret = NULL;
-    if (!op->excludes.n)
-        return 0;
-    int r = kiln_ignore_new(op->excludes.v, op->excludes.n, ret, err);
-    return r < 0 ? kiln_error_wrap(err, r, "--exclude") : 0;
-}
-
-static bool excluded(const struct kiln_copy_walk *w, const char *path)
-{
-    if (!w || !w->exclude || strlen(path) <= w->strip)
-        return false;
-    bool hit = false;
-    kiln_ignore_matches(w->exclude, path + w->strip, &hit, NULL);
-    return hit;
-}
-
-int kiln_copy_list(int fd, const struct kiln_copy_walk *w, const char *dir, struct kiln_strv *ret,
-                   struct kiln_error **err)
-{
-    const struct kiln_copy_src *src = w ? w->src : NULL;
-    int dfd = dup(fd);
+    int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
         if (dfd >= 0)
             close(dfd);
         return kiln_error_set_errno(err, -errno, "cannot list '/%s'", dir);
     }
-    rewinddir(d);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        const char *n = e->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
             continue;
-        if ((src && src->filter) || (w && w->exclude)) {
-            _cleanup_free_ char *p = kiln_copy_join(dir, e->d_name);
-            if ((src && !allowed(src, p)) || excluded(w, p))
+        if (s->src->filter) {
+            _cleanup_free_ char *p = kiln_copy_join(dir, n);
+            if (ignored(s->src, p))
                 continue;
         }
-        kiln_strv_push(ret, e->d_name);
+        if (s->exclude) {
+            _cleanup_free_ char *p = kiln_copy_join(sub, n);
+            /* with '!' exceptions an excluded directory may hold included files */
+            bool dir_kept = s->exclude->exclusions && e->d_type == DT_DIR;
+            if (!dir_kept && excluded(s, p))
+                continue;
+        }
+        kiln_strv_push(ret, n);
     }
     closedir(d);
     qsort(ret->v, ret->n, sizeof(*ret->v), cmp_str);
@@ -96,57 +136,90 @@ static bool has_wildcard(const char *s)
     return false;
 }
 
-/* Matches the components comps[i..] below `dir` (relative, "" for the root). */
-static int glob_from(int root_fd, const struct kiln_copy_src *src, const char *dir, char **comps,
-                     size_t n, size_t i, struct kiln_strv *ret, struct kiln_error **err)
+struct glob {
+    const struct kiln_copy_sel *s;
+    char **comps;
+    size_t n;
+    struct kiln_strv *out;
+};
+
+/* Matches the components comps[i..] below `dir` (relative to the root, "" for it). */
+static int glob_from(const struct glob *g, const char *dir, size_t i, struct kiln_error **err)
 {
-    if (i == n) {
-        kiln_strv_push(ret, dir);
+    if (i == g->n) {
+        kiln_strv_push(g->out, dir);
         return 0;
     }
-    if (!has_wildcard(comps[i])) {
-        _cleanup_free_ char *p = kiln_copy_join(dir, comps[i]);
-        int fd = kiln_fsroot_open(root_fd, p, O_PATH | O_NOFOLLOW, 0);
-        if (fd < 0 || !allowed(src, p)) {
+    const char *c = g->comps[i];
+    if (!has_wildcard(c)) {
+        _cleanup_free_ char *p = kiln_copy_join(dir, c);
+        int fd = kiln_copy_open_in_root(g->s->root, p, O_PATH | O_NOFOLLOW);
+        if (fd < 0 || ignored(g->s->src, p)) {
             if (fd >= 0)
                 close(fd);
             return 0;
         }
         close(fd);
-        return glob_from(root_fd, src, p, comps, n, i + 1, ret, err);
+        return glob_from(g, p, i + 1, err);
     }
-    int fd = kiln_fsroot_open(root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+    bool any_depth = strcmp(c, "**") == 0;
+    if (any_depth) {
+        int r = glob_from(g, dir, i + 1, err); /* "**" matching no directory */
+        if (r < 0)
+            return r;
+    }
+    int fd = kiln_copy_open_in_root(g->s->root, dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return 0; /* not a directory: nothing below it matches */
+    struct kiln_copy_sel all = {.src = g->s->src, .root = g->s->root};
     _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
-    struct kiln_copy_walk w = {.src = src};
-    int r = kiln_copy_list(fd, &w, dir, &names, err);
-    close(fd);
+    int r = kiln_copy_list(&all, fd, dir, "", &names, err);
     for (size_t k = 0; r >= 0 && k < names.n; k++) {
-        if (fnmatch(comps[i], names.v[k], FNM_PATHNAME) != 0)
-            continue;
         _cleanup_free_ char *p = kiln_copy_join(dir, names.v[k]);
-        r = glob_from(root_fd, src, p, comps, n, i + 1, ret, err);
+        if (any_depth) {
+            struct stat st;
+            if (fstatat(fd, names.v[k], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                r = glob_from(g, p, i, err);
+        } else if (fnmatch(c, names.v[k], 0) == 0) {
+            r = glob_from(g, p, i + 1, err);
+        }
     }
+    close(fd);
     return r;
 }
 
-static int select_one(const char *source, const struct kiln_copy_src *src, int root_fd,
-                      struct kiln_strv *ret, struct kiln_error **err)
+static void dedup_sorted(struct kiln_strv *v, size_t from)
 {
-    _cleanup_free_ char *abs = kiln_xasprintf("/%s", source);
-    _cleanup_free_ char *clean = kiln_path_clean(abs, strlen(abs));
-    const char *rel = clean + 1;
+    qsort(v->v + from, v->n - from, sizeof(*v->v), cmp_str);
+    size_t w = from;
+    for (size_t i = from; i < v->n; i++) {
+        if (w > from && strcmp(v->v[w - 1], v->v[i]) == 0) {
+            free(v->v[i]);
+            continue;
+        }
+        v->v[w++] = v->v[i];
+    }
+    v->n = w;
+    if (v->v)
+        v->v[w] = NULL;
+}
+
+/* Selects one source, cleaned (no leading '/'), into out; a plain path must exist. */
+static int select_one(const struct kiln_copy_sel *s, const char *rel, struct kiln_strv *out,
+                      struct kiln_error **err)
+{
     if (!has_wildcard(rel)) {
-        int fd = kiln_fsroot_open(root_fd, rel, O_PATH, 0);
-        if (fd < 0 || !allowed(src, rel)) {
+        int fd = kiln_copy_open_in_root(s->root, rel, O_PATH);
+        if (fd < 0 || ignored(s->src, rel)) {
             if (fd >= 0)
                 close(fd);
             return kiln_error_set(err, KILN_E_NOTFOUND,
-                                  "failed to compute cache key: \"/%s\": not found", rel);
+                                  "failed to compute cache key: \"/%s\": not found: check the "
+                                  "path, and that .dockerignore does not exclude it",
+                                  rel);
         }
         close(fd);
-        kiln_strv_push(ret, rel);
+        kiln_strv_push(out, rel);
         return 0;
     }
     _cleanup_strv_ struct kiln_strv comps = KILN_STRV_INIT;
@@ -154,83 +227,57 @@ static int select_one(const char *source, const struct kiln_copy_src *src, int r
     char *save = NULL;
     for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
         kiln_strv_push(&comps, c);
-    return glob_from(root_fd, src, "", comps.v, comps.n, 0, ret, err);
+    size_t from = out->n;
+    struct glob g = {.s = s, .comps = comps.v, .n = comps.n, .out = out};
+    int r = glob_from(&g, "", 0, err);
+    if (r >= 0)
+        dedup_sorted(out, from);
+    return r;
 }
 
-int kiln_copy_select(const struct kiln_vertex_copy *op, const struct kiln_copy_src *src,
-                     int root_fd, struct kiln_strv *ret, struct kiln_error **err)
+/* The length of the part of source (no leading '/') before a "/./" pivot, or -1. */
+static ssize_t pivot_of(const char *source)
+{
+    const char *p = strstr(source, "/./");
+    if (strncmp(source, "./", 2) == 0)
+        return 0;
+    return p ? p - source : -1;
+}
+
+/* What --parents keeps of match m below pivot p. */
+static const char *keep_below(const char *m, const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0)
+        return m;
+    if (strncmp(m, p, n) == 0 && (m[n] == '/' || m[n] == '\0'))
+        return m[n] ? m + n + 1 : "";
+    return m;
+}
+
+int kiln_copy_select(const struct kiln_copy_sel *s, const struct kiln_vertex_copy *op,
+                     struct kiln_strv *ret, struct kiln_strv *ret_keep, struct kiln_error **err)
 {
     for (size_t i = 0; i < op->sources.n; i++) {
-        const char *s = op->sources.v[i];
-        if (kiln_copy_is_url(s)) {
-            if (op->add)
-                continue; /* fetched by the caller */
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "COPY %s: COPY takes no URLs: use ADD to download a file", s);
+        const char *source = op->sources.v[i];
+        if (kiln_copy_is_url(source))
+            continue;
+        _cleanup_free_ char *abs = kiln_xasprintf("/%s", source);
+        _cleanup_free_ char *clean = kiln_path_clean(abs, strlen(abs));
+        /* the pivot is found before cleaning, which would remove "/./" */
+        ssize_t piv = op->parents ? pivot_of(source[0] == '/' ? source + 1 : source) : -1;
+        _cleanup_free_ char *pivot = NULL; /* relative to the root, "" for it */
+        if (piv >= 0) {
+            _cleanup_free_ char *head = kiln_xasprintf("/%.*s", (int)piv, source);
+            _cleanup_free_ char *c = kiln_path_clean(head, strlen(head));
+            pivot = kiln_xstrdup(c + 1);
         }
-        int r = select_one(s, src, root_fd, ret, err);
+        size_t from = ret->n;
+        int r = select_one(s, clean + 1, ret, err);
         if (r < 0)
             return r;
+        for (size_t k = from; k < ret->n; k++)
+            kiln_strv_push(ret_keep, op->parents ? keep_below(ret->v[k], pivot ? pivot : "") : "");
     }
-    return 0;
-}
-
-/* One clause of a symbolic mode: [ugoa]*[+-=][rwxXst]* */
-static int symbolic(const char *clause, mode_t cur, mode_t *mode, struct kiln_error **err)
-{
-    mode_t who = 0;
-    const char *p = clause;
-    for (; *p && strchr("ugoa", *p); p++)
-        who |= *p == 'u' ? 04700 : *p == 'g' ? 02070 : *p == 'o' ? 01007 : 07777;
-    if (!who)
-        who = 07777;
-    if (!*p || !strchr("+-=", *p))
-        return kiln_error_set(err, KILN_E_INVALID, "invalid chmod clause '%s'", clause);
-    char op = *p++;
-    mode_t bits = 0;
-    for (; *p; p++) {
-        switch (*p) {
-        case 'r': bits |= 0444; break;
-        case 'w': bits |= 0222; break;
-        case 'x': bits |= 0111; break;
-        case 'X':
-            if (S_ISDIR(cur) || (cur & 0111))
-                bits |= 0111;
-            break;
-        case 's': bits |= 06000; break;
-        case 't': bits |= 01000; break;
-        default: return kiln_error_set(err, KILN_E_INVALID, "invalid chmod clause '%s'", clause);
-        }
-    }
-    bits &= who;
-    if (op == '+')
-        *mode |= bits;
-    else if (op == '-')
-        *mode &= ~bits;
-    else
-        *mode = (*mode & ~who) | bits;
-    return 0;
-}
-
-int kiln_copy_chmod(const char *spec, mode_t cur, mode_t *ret, struct kiln_error **err)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(spec, &end, 8);
-    if (*spec && !*end && !errno) {
-        if (v > 07777)
-            return kiln_error_set(err, KILN_E_INVALID, "invalid chmod '%s': at most 7777", spec);
-        *ret = (mode_t)v;
-        return 0;
-    }
-    mode_t mode = cur & 07777;
-    _cleanup_free_ char *copy = kiln_xstrdup(spec);
-    char *save = NULL;
-    for (char *c = strtok_r(copy, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-        int r = symbolic(c, cur, &mode, err);
-        if (r < 0)
-            return r;
-    }
-    *ret = mode;
     return 0;
 }

@@ -68,6 +68,7 @@ static void vertex_free(struct kiln_vertex *v)
         free(v->exec.cwd);
         free(v->exec.user);
         kiln_oci_platform_release(&v->exec.platform);
+        kiln_df_instruction_free(v->exec.owned);
         break;
     }
     free(v->name);

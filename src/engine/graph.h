@@ -82,6 +82,9 @@ struct kiln_vertex_exec {
     char *user;                    /* "" for root */
     const struct kiln_df_run *run; /* mounts, network, security: the parsed Dockerfile's */
     struct kiln_oci_platform platform;
+    /* An ONBUILD trigger's RUN: the parsed trigger `run` points into, freed
+     * with the vertex (NULL for a RUN of the Dockerfile). */
+    struct kiln_df_instruction *owned;
 };
 
 struct kiln_vertex {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/fsroot.h"
+#include "copy-private.h"
 #include "passwd.h"
 
 #include "base/banned.h"
@@ -20,7 +20,7 @@
 int kiln_mkdir_apply(const char *root, const char *path, const char *user, struct kiln_error **err)
 {
     uint32_t uid = 0, gid = 0;
-    int r = user && *user ? kiln_passwd_resolve(root, user, false, &uid, &gid, NULL, NULL, err) : 0;
+    int r = user && *user ? kiln_passwd_resolve(root, user, true, &uid, &gid, NULL, NULL, err) : 0;
     if (r < 0)
         return r;
     int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -35,11 +35,11 @@ int kiln_mkdir_apply(const char *root, const char *path, const char *user, struc
         char *slash = strchr(s, '/');
         if (slash)
             *slash = '\0';
-        int fd = kiln_fsroot_open(rfd, p, O_RDONLY | O_DIRECTORY, 0);
+        int fd = kiln_copy_open_in_root(rfd, p, O_RDONLY | O_DIRECTORY);
         if (fd == -ENOENT) {
             char *last = strrchr(p, '/');
             _cleanup_free_ char *parent = kiln_xstrndup(p, last ? (size_t)(last - p) : 0);
-            int pfd = kiln_fsroot_open(rfd, parent, O_RDONLY | O_DIRECTORY, 0);
+            int pfd = kiln_copy_open_in_root(rfd, parent, O_RDONLY | O_DIRECTORY);
             if (pfd < 0) {
                 r = kiln_error_set_errno(err, pfd, "WORKDIR %s: cannot open %s", path, parent);
                 break;

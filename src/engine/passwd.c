@@ -9,16 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "base/fsroot.h"
+#include "copy-private.h"
 
 #include "base/banned.h"
-
-/* /etc/passwd or /etc/group larger than this is refused. */
-#define PASSWD_FILE_MAX (4u * 1024 * 1024)
 
 static bool parse_number(const char *s, uint32_t *ret)
 {
@@ -39,15 +37,30 @@ static int read_file(const char *root, const char *path, char **ret, struct kiln
     int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open '%s'", root);
-    int fd = kiln_fsroot_open(rfd, path, O_RDONLY, 0);
+    int fd = kiln_copy_open_in_root(rfd, path, O_PATH);
     close(rfd);
-    if (fd == -ENOENT) {
+    if (fd == -ENOENT || fd == -ENOTDIR) {
         *ret = kiln_xstrdup("");
         return 0;
     }
     if (fd < 0)
-        return kiln_error_set_errno(err, fd, "cannot open %s in the image", path);
-    struct kiln_buf b = KILN_BUF_INIT(PASSWD_FILE_MAX);
+        return kiln_error_set_errno(err, fd, "cannot open /%s in the image", path);
+    /* only a regular file is read: never a fifo or a device of the image */
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+    int rd = -1;
+    if (r == 0) {
+        char proc[64];
+        (void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        rd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        r = rd < 0 ? -errno : 0;
+    }
+    close(fd);
+    if (r < 0)
+        return kiln_error_set_errno(err, r, "cannot read /%s in the image: it must be a file",
+                                    path);
+    fd = rd;
+    struct kiln_buf b = KILN_BUF_INIT(KILN_PASSWD_FILE_MAX);
     char chunk[8192];
     ssize_t n;
     while ((n = read(fd, chunk, sizeof(chunk))) > 0)
@@ -55,7 +68,7 @@ static int read_file(const char *root, const char *path, char **ret, struct kiln
             close(fd);
             kiln_buf_release(&b);
             return kiln_error_set(err, KILN_E_LIMIT, "%s of the image is larger than %u bytes",
-                                  path, PASSWD_FILE_MAX);
+                                  path, KILN_PASSWD_FILE_MAX);
         }
     close(fd);
     *ret = kiln_buf_detach(&b, NULL);
@@ -110,10 +123,12 @@ static int lookup_user(const char *root, const char *user, uint32_t *uid, uint32
         *found_gid = f[3] && parse_number(f[3], gid);
         return 0;
     }
-    if (numeric)
-        return 0;
+    if (numeric || strcmp(user, "root") == 0)
+        return 0; /* a number, or root without an /etc/passwd entry: 0 */
     return kiln_error_set(err, KILN_E_NOTFOUND,
-                          "unable to find user %s: no matching entries in passwd file", user);
+                          "unable to find user %s: no matching entries in passwd file: add the "
+                          "user to the image (useradd) or give a numeric id",
+                          user);
 }
 
 static int lookup_group(const char *root, const char *group, uint32_t *gid, struct kiln_error **err)
@@ -128,7 +143,9 @@ static int lookup_group(const char *root, const char *group, uint32_t *gid, stru
     if (find_entry(text, group, 0, f) && parse_number(f[2], gid))
         return 0;
     return kiln_error_set(err, KILN_E_NOTFOUND,
-                          "unable to find group %s: no matching entries in group file", group);
+                          "unable to find group %s: no matching entries in group file: add the "
+                          "group to the image (groupadd) or give a numeric id",
+                          group);
 }
 
 /* The groups listing `user` as a member. */
@@ -178,10 +195,13 @@ int kiln_passwd_resolve(const char *root, const char *spec, bool copy_semantics,
     int r = *user ? lookup_user(root, user, &uid, &gid, &found_gid, err) : 0;
     if (r < 0)
         return r;
+    uint32_t n;
     if (group)
         r = lookup_group(root, group, &gid, err);
-    else if (copy_semantics || !found_gid)
-        gid = uid;
+    else if (copy_semantics && parse_number(user, &n))
+        gid = uid; /* BuildKit's file ops: a numeric user alone is uid:uid */
+    else if (!found_gid)
+        gid = 0; /* runc: a user missing from /etc/passwd gets group 0 */
     if (r < 0)
         return r;
     if (ret_groups && (r = supplementary(root, user, ret_groups, ret_n_groups, err)) < 0)

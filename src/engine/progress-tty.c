@@ -1,146 +1,295 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * progress-tty.c - the live view: a header with the elapsed time, one line
- * per step with its timer, the last lines of running steps' output, redrawn
- * in place (docs/internals/progress.md).
+ * progress-tty.c - the live view of buildx's tty mode: a header with the
+ * elapsed time and the count of finished steps, a line per step with its
+ * timer, the statuses under it and the last log lines of running steps,
+ * redrawn in place; the last frame shows every step (docs/internals/progress.md).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "progress-private.h"
 
 #include "base/banned.h"
 
-bool kiln_progress_dumb_terminal(void)
-{
-    const char *t = getenv("TERM");
-    return !t || !*t || strcmp(t, "dumb") == 0;
-}
+#define REDRAW_NS    (100 * 1000000) /* events redraw at most this often */
+#define TICK_NS      (150 * 1000000) /* and the timers move at least this often */
+#define LINE_MAX_TTY 1024            /* a line of the view, ANSI aside */
 
-void kiln_progress_tail(struct vertex *v, const char *data, size_t len)
+#define COLOR_RUN    "\x1b[34m" /* finished: blue */
+#define COLOR_ERROR  "\x1b[31m"
+#define COLOR_CANCEL "\x1b[33m"
+#define FAINT        "\x1b[2m"
+#define RESET        "\x1b[0m"
+
+struct tty {
+    int width, height; /* fixed size; 0: ask the terminal */
+    size_t line_count; /* lines of the last frame below its header */
+    bool drawn;
+    int64_t last_draw;
+    pthread_t thread;
+    bool thread_started, stop;
+    pthread_cond_t wake;
+};
+
+struct line {
+    char text[LINE_MAX_TTY];
+    const char *color; /* NULL: none */
+    bool completed;
+};
+
+static struct tty *state(struct kiln_progress *p)
 {
-    while (len) {
-        const char *nl = memchr(data, '\n', len);
-        size_t n = nl ? (size_t)(nl - data) : len;
-        free(v->tail[0]);
-        memmove(v->tail, v->tail + 1, (KILN_PROGRESS_TAIL - 1) * sizeof(*v->tail));
-        v->tail[KILN_PROGRESS_TAIL - 1] = kiln_xstrndup(data, n);
-        n += nl ? 1 : 0;
-        data += n;
-        len -= n;
+    if (!p->state) {
+        struct tty *t = kiln_xcalloc(1, sizeof(*t));
+        pthread_cond_init(&t->wake, NULL);
+        p->state = t;
     }
+    return p->state;
 }
 
-static unsigned columns(FILE *out)
+void kiln_progress_tty_set_size(struct kiln_progress *p, int width, int height)
+{
+    if (p->printer != &kiln_progress_tty)
+        return;
+    pthread_mutex_lock(&p->lock);
+    state(p)->width = width;
+    state(p)->height = height;
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void size(struct kiln_progress *p, struct tty *t, int *w, int *h)
 {
     struct winsize ws;
-    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
-        return ws.ws_col;
-    return 80;
+    *w = 80, *h = 10; /* BuildKit's default when the terminal does not say */
+    if (t->width > 0) {
+        *w = t->width, *h = t->height;
+    } else if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row) {
+        *w = ws.ws_col, *h = ws.ws_row;
+    }
+    if (*w >= LINE_MAX_TTY)
+        *w = LINE_MAX_TTY - 1;
 }
 
-/* One line, cut to the terminal's width (so the cursor arithmetic holds). */
-static void line(struct kiln_progress *p, unsigned width, const char *text, const char *right)
+/* buildx's job line: " => name [status]", the timer at the right edge. */
+static bool job_line(struct line *l, int width, const char *name, const char *status, double sec)
 {
-    size_t rl = right ? strlen(right) : 0;
-    size_t room = width > rl + 1 ? width - rl - 1 : 0;
-    size_t tl = strlen(text);
-    if (tl > room)
-        tl = room;
-    fprintf(p->out, "%.*s%*s%s\n", (int)tl, text, (int)(room - tl + (rl ? 1 : 0)), "",
-            right ? right : "");
-    p->lines++;
+    char timer[32];
+    snprintf(timer, sizeof(timer), " %3.1fs", sec < 0.05 ? 0 : sec);
+    int left = width - 4 - (int)strlen(timer) - 2;
+    bool show_status = status && *status && left + (int)strlen(status) > 20;
+    if (show_status)
+        left -= (int)strlen(status) + 1;
+    if (left < 12) /* too narrow */
+        return false;
+    char body[LINE_MAX_TTY];
+    snprintf(body, sizeof(body), " => %.*s%s%s", left, name, show_status ? " " : "",
+             show_status ? status : "");
+    int pad = width - (int)strlen(timer) - 2;
+    pad = pad < 0 ? 0 : pad;
+    if (snprintf(l->text, sizeof(l->text), "%-*.*s %s", pad, pad, body, timer) < 0)
+        return false;
+    return true;
 }
 
-static double secs(int64_t from, int64_t to)
+static void add(struct line **lines, size_t *n, size_t *alloc, const struct line *l)
 {
-    return from ? (double)(to - from) / 1e9 : 0.0;
+    KILN_GROW(*lines, *alloc, *n + 1);
+    (*lines)[(*n)++] = *l;
 }
 
-void kiln_progress_tty_draw(struct kiln_progress *p, bool final)
+/* The log tail of a running step, without the time prefix the plain view adds. */
+static void log_tail(struct line **lines, size_t *n, size_t *alloc, const struct progress_vertex *v,
+                     int width)
 {
-    int64_t now = kiln_progress_now();
-    if (!final && now - p->drawn < 100000000)
-        return;
-    p->drawn = now;
-    unsigned width = columns(p->out);
-    if (p->lines)
-        fprintf(p->out, "\033[%uA\033[J", p->lines);
-    p->lines = 0;
-    size_t done = 0;
-    for (size_t i = 0; i < p->n; i++)
-        done += p->v[i].state >= KILN_PROGRESS_CACHED;
-    char head[128];
-    snprintf(head, sizeof(head), "[+] Building %.1fs (%zu/%zu)%s", secs(p->begun, now), done, p->n,
-             final ? " FINISHED" : "");
-    line(p, width, head, NULL);
+    const char *tail[KILN_PROGRESS_ERROR_LINES + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < KILN_PROGRESS_ERROR_LINES; i++) {
+        const char *s = v->ring[(v->ring_next + i) % KILN_PROGRESS_ERROR_LINES];
+        if (s)
+            tail[k++] = s;
+    }
+    if (v->partial.len)
+        tail[k++] = v->partial.buf;
+    for (size_t i = k > KILN_PROGRESS_TTY_LINES ? k - KILN_PROGRESS_TTY_LINES : 0; i < k; i++) {
+        const char *s = strchr(tail[i], ' ');
+        struct line l = {.color = FAINT};
+        snprintf(l.text, sizeof(l.text), " => => # %.*s", width > 10 ? width - 10 : 1,
+                 s ? s + 1 : tail[i]);
+        add(lines, n, alloc, &l);
+    }
+}
+
+static void vertex_lines(struct line **lines, size_t *n, size_t *alloc,
+                         const struct progress_vertex *v, int64_t now, int width, bool all)
+{
+    char name[LINE_MAX_TTY], st[80], cur[32], tot[32];
+    snprintf(name, sizeof(name), "%s%s",
+             v->canceled ? "CANCELED "
+             : v->error  ? "ERROR "
+             : v->cached ? "CACHED "
+                         : "",
+             v->name);
+    struct line l = {.completed = v->completed != 0};
+    l.color = !v->completed ? NULL
+              : v->canceled ? COLOR_CANCEL
+              : v->error    ? COLOR_ERROR
+                            : COLOR_RUN;
+    if (job_line(&l, width, name, NULL, (double)kiln_progress_vertex_busy(v, now) / 1e9))
+        add(lines, n, alloc, &l);
+    for (size_t i = 0; i < v->n_statuses; i++) {
+        const struct progress_status *s = &v->statuses[i];
+        kiln_progress_bytes(s->current, cur);
+        kiln_progress_bytes(s->total, tot);
+        if (s->total)
+            snprintf(st, sizeof(st), "%s / %s", cur, tot);
+        else
+            snprintf(st, sizeof(st), "%s", s->current ? cur : "");
+        snprintf(name, sizeof(name), "=> %s", s->id);
+        l = (struct line){.completed = s->completed != 0, .color = s->completed ? COLOR_RUN : NULL};
+        if (job_line(&l, width, name, st,
+                     (double)((s->completed ? s->completed : now) - s->started) / 1e9))
+            add(lines, n, alloc, &l);
+    }
+    for (size_t i = 0; i < v->n_warnings; i++) {
+        snprintf(name, sizeof(name), "WARN: %s", v->warnings[i]);
+        l = (struct line){.completed = true, .color = COLOR_CANCEL};
+        if (job_line(&l, width, name, NULL, 0))
+            add(lines, n, alloc, &l);
+    }
+    if (!all && !v->completed)
+        log_tail(lines, n, alloc, v, width);
+}
+
+/* Keeps at most `limit` lines: finished ones from the top go first. */
+static void fit(struct line *lines, size_t *n, size_t limit)
+{
+    for (size_t i = 0; *n > limit && i < *n;) {
+        if (lines[i].completed) {
+            memmove(&lines[i], &lines[i + 1], (*n - i - 1) * sizeof(*lines));
+            (*n)--;
+        } else {
+            i++;
+        }
+    }
+    if (*n > limit) {
+        memmove(lines, lines + (*n - limit), limit * sizeof(*lines));
+        *n = limit;
+    }
+}
+
+static void draw(struct kiln_progress *p, bool all)
+{
+    struct tty *t = state(p);
+    int width, height;
+    size(p, t, &width, &height);
+    int64_t now = p->clock(p->clock_data);
+    struct line *lines = NULL;
+    size_t n = 0, alloc = 0, done = 0, total = 0;
     for (size_t i = 0; i < p->n; i++) {
-        const struct vertex *v = &p->v[i];
-        if (!v->name)
-            continue;
-        char text[4096], timer[32] = "";
-        const char *prefix = v->state == KILN_PROGRESS_CACHED   ? "CACHED "
-                             : v->state == KILN_PROGRESS_FAILED ? "ERROR "
-                                                                : "";
-        snprintf(text, sizeof(text), " => %s%s", prefix, v->name);
-        if (v->state != KILN_PROGRESS_CACHED)
-            snprintf(timer, sizeof(timer), "%.1fs", secs(v->started, v->ended ? v->ended : now));
-        line(p, width, text, timer);
-        if (v->state == KILN_PROGRESS_RUNNING || v->state == KILN_PROGRESS_FAILED)
-            for (size_t k = 0; k < KILN_PROGRESS_TAIL; k++)
-                if (v->tail[k]) {
-                    snprintf(text, sizeof(text), " => => # %s", v->tail[k]);
-                    line(p, width, text, NULL);
-                }
+        const struct progress_vertex *v = p->v[i];
+        total++;
+        done += v->completed != 0;
+        if (v->started)
+            vertex_lines(&lines, &n, &alloc, v, now, width, all);
     }
-    if (p->warning) {
-        char text[4096];
-        snprintf(text, sizeof(text), "WARNING: %s", p->warning);
-        line(p, width, text, NULL);
+    if (!all)
+        fit(lines, &n, height > 2 ? (size_t)height - 2 : 0);
+    if (t->drawn)
+        fprintf(p->out, "\x1b[%zuA\r", t->line_count + 1);
+    fputs("\x1b[?25l", p->out);
+    char head[LINE_MAX_TTY];
+    snprintf(head, sizeof(head), "[+] Building %.1fs (%zu/%zu)%s",
+             (double)(now - p->first_start) / 1e9, done, total,
+             all && done == total && total ? " FINISHED" : "");
+    fprintf(p->out, "%-*.*s\n", width, width, head);
+    for (size_t i = 0; i < n; i++)
+        fprintf(p->out, "%s%s%s\n", lines[i].color ? lines[i].color : "", lines[i].text,
+                lines[i].color ? RESET : "");
+    if (t->line_count > n) { /* blank what the last frame had below */
+        for (size_t i = n; i < t->line_count; i++)
+            fprintf(p->out, "%*s\n", width, "");
+        fprintf(p->out, "\x1b[%zuA\r", t->line_count - n);
     }
+    fputs("\x1b[?25h", p->out);
     fflush(p->out);
+    t->line_count = n;
+    t->drawn = true;
+    t->last_draw = now;
+    free(lines);
 }
 
-static void *tick(void *arg)
+void kiln_progress_tty_redraw(struct kiln_progress *p)
+{
+    if (p->printer != &kiln_progress_tty)
+        return;
+    pthread_mutex_lock(&p->lock);
+    draw(p, false);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Moves the timers while no event comes. */
+static void *ticker(void *arg)
 {
     struct kiln_progress *p = arg;
+    struct tty *t = p->state;
     pthread_mutex_lock(&p->lock);
-    while (!p->stop) {
+    while (!t->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-        if (!p->stop)
-            kiln_progress_tty_draw(p, false);
+        ts.tv_nsec += TICK_NS;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&t->wake, &p->lock, &ts);
+        if (!t->stop)
+            draw(p, false);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-void kiln_progress_tty_start(struct kiln_progress *p)
+static void tty_event(struct kiln_progress *p, struct progress_vertex *v,
+                      const struct progress_event *ev)
 {
-    pthread_cond_init(&p->wake, NULL);
-    p->ticking = pthread_create(&p->ticker, NULL, tick, p) == 0;
+    (void)v;
+    struct tty *t = state(p);
+    if (!t->thread_started && !p->clock_fixed)
+        t->thread_started = pthread_create(&t->thread, NULL, ticker, p) == 0;
+    if (!t->drawn || ev->now - t->last_draw >= REDRAW_NS)
+        draw(p, false);
 }
 
-void kiln_progress_tty_stop(struct kiln_progress *p)
+static void tty_finish(struct kiln_progress *p)
 {
+    struct tty *t = state(p);
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
-    pthread_cond_signal(&p->wake);
+    t->stop = true;
+    pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&p->lock);
-    if (p->ticking)
-        pthread_join(p->ticker, NULL);
+    if (t->thread_started)
+        pthread_join(t->thread, NULL);
     pthread_mutex_lock(&p->lock);
-    kiln_progress_tty_draw(p, true);
+    if (p->n)
+        draw(p, true);
+    kiln_progress_print_summary(p);
+    fflush(p->out);
     pthread_mutex_unlock(&p->lock);
-    pthread_cond_destroy(&p->wake);
 }
+
+static void tty_free(struct kiln_progress *p)
+{
+    struct tty *t = p->state;
+    if (t)
+        pthread_cond_destroy(&t->wake);
+    free(t);
+    p->state = NULL;
+}
+
+const struct progress_printer kiln_progress_tty = {
+        .event = tty_event,
+        .finish = tty_finish,
+        .free = tty_free,
+};

@@ -25,6 +25,10 @@
 #include "base/cleanup.h"
 #include "base/error.h"
 
+/* Caps on what a build's steps can make the printer keep. */
+#define KILN_PROGRESS_LINE_MAX   (64 * 1024) /* a log line longer than this is broken there */
+#define KILN_PROGRESS_STATUS_MAX 256         /* statuses kept per vertex; later ones are dropped */
+
 enum kiln_progress_mode {
     KILN_PROGRESS_AUTO, /* tty when the stream is a terminal, else plain */
     KILN_PROGRESS_PLAIN,
@@ -39,10 +43,18 @@ int kiln_progress_mode_parse(const char *s, enum kiln_progress_mode *ret, struct
 
 struct kiln_progress;
 
-/* A printer writing to `out` (not closed by the printer). Never fails. */
+/*
+ * A printer writing to `out` (not closed by the printer). Never fails.
+ * AUTO is decided here: tty when `out` is a terminal, else plain. The tty
+ * mode redraws from a thread of its own every 150 ms until freed.
+ */
 struct kiln_progress *kiln_progress_new(enum kiln_progress_mode mode, FILE *out);
 
-/* Finishes the output (the tty view's last frame) and frees. NULL is fine. */
+/*
+ * Finishes the output and frees; NULL is fine. Plain and tty end as BuildKit
+ * does: the tty view's last frame, then for every failed vertex its last log
+ * lines between "------" rules, then buildx's list of the warnings.
+ */
 void kiln_progress_free(struct kiln_progress *p);
 KILN_DEFINE_CLEANUP(struct kiln_progress, kiln_progress_free)
 
@@ -58,18 +70,26 @@ void kiln_progress_error(struct kiln_progress *p, const char *id, const char *me
 void kiln_progress_canceled(struct kiln_progress *p, const char *id);
 
 /*
- * A status line of a vertex: `status` names it ("transferring context",
+ * A status line of a vertex: `status` names it ("transferring context:",
  * "sha256:ab12..."), `current` and `total` are bytes (total 0: unknown),
- * `done` ends it. Plain mode prints "#1 transferring context: 2.31MB" or
- * "#6 sha256:ab... 4.19MB / 4.19MB 2.1s done", rate-limited to a line per
- * status per second until done.
+ * `done` ends it (later reports of it are ignored). Plain mode prints
+ * "#1 transferring context: 2.31MB" or "#6 sha256:ab... 4.19MB / 4.19MB 2.1s
+ * done"; as BuildKit, an open status is printed again only after 5% more of
+ * its total or 5 s. At most KILN_PROGRESS_STATUS_MAX statuses per vertex.
  */
 void kiln_progress_status(struct kiln_progress *p, const char *id, const char *status,
                           uint64_t current, uint64_t total, bool done);
 
-/* Output of a vertex's process: stream 1 stdout, 2 stderr ("#6 0.215 compiling..."). */
+/*
+ * Output of a vertex's process: stream 1 stdout, 2 stderr ("#6 0.215 compiling...":
+ * seconds since the vertex started). A line may come in pieces; one longer
+ * than KILN_PROGRESS_LINE_MAX is broken there.
+ */
 void kiln_progress_log(struct kiln_progress *p, const char *id, int stream, const char *data,
                        size_t len);
 
-/* A warning attached to a vertex ("#3 WARN: msg"); id may be NULL for the build. */
+/*
+ * A warning attached to a vertex ("#3 WARN: msg"); id may be NULL for the
+ * build (then it shows only in the list at the end).
+ */
 void kiln_progress_warn(struct kiln_progress *p, const char *id, const char *message);
