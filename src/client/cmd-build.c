@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/human.h"
 #include "build-flags.h"
 #include "commands.h"
 #include "data-dir.h"
@@ -92,6 +93,27 @@ static int write_metadata(const char *path, const struct kiln_build_result *res)
     return r;
 }
 
+/*
+ * Settings from the environment: KILN_INSECURE_REGISTRIES (host[:port],
+ * comma-separated, spoken to over plain HTTP besides localhost and
+ * 127.0.0.0/8) and KILN_CACHE_LIMIT (a size: the cache is collected down
+ * to it after each build, least recently used first).
+ */
+static int build_settings(struct kiln_strv *insecure, uint64_t *limit)
+{
+    const char *v = getenv("KILN_INSECURE_REGISTRIES");
+    _cleanup_free_ char *copy = kiln_xstrdup(v ? v : "");
+    char *save = NULL;
+    for (char *h = strtok_r(copy, ", ", &save); h; h = strtok_r(NULL, ", ", &save))
+        kiln_strv_push(insecure, h);
+    v = getenv("KILN_CACHE_LIMIT");
+    if (v && *v && kiln_parse_size(v, limit) < 0) {
+        fprintf(stderr, "kiln build: KILN_CACHE_LIMIT=%s: use a size such as 20GB\n", v);
+        return -1;
+    }
+    return 0;
+}
+
 static bool has_push_without_name(const struct kiln_build_request *req)
 {
     for (size_t i = 0; i < req->n_outputs; i++)
@@ -112,10 +134,21 @@ static int run(struct kiln_build_request *req, const struct kiln_build_cli *cli)
     /* --load talks to the engine DOCKER_HOST names when it is a unix socket. */
     const char *dh = getenv("DOCKER_HOST");
     const char *sock = dh && strncmp(dh, "unix://", 7) == 0 ? dh + 7 : NULL;
-    struct kiln_build_env env = {.data_dir = data, .progress = p, .docker_socket = sock};
+    _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
+    uint64_t limit = 0;
+    int r = build_settings(&insecure, &limit);
+    if (r < 0) {
+        kiln_progress_free(p);
+        return KILN_EXIT_USAGE;
+    }
+    struct kiln_build_env env = {.data_dir = data,
+                                 .progress = p,
+                                 .docker_socket = sock,
+                                 .insecure = (const char *const *)insecure.v,
+                                 .cache_limit = limit};
     struct kiln_build_result res = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_build_run(req, &env, &res, &e);
+    r = kiln_build_run(req, &env, &res, &e);
     kiln_progress_free(p);
     if (r < 0) {
         fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));

@@ -16,28 +16,6 @@
 
 #include "base/banned.h"
 
-static int parse_size(const char *s, uint64_t *ret)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || v < 0 || end == s)
-        return -1;
-    static const struct {
-        const char *suffix;
-        double mult;
-    } units[] = {
-            {"", 1},         {"b", 1},           {"kb", 1e3},          {"mb", 1e6}, {"gb", 1e9},
-            {"tb", 1e12},    {"k", 1e3},         {"m", 1e6},           {"g", 1e9},  {"t", 1e12},
-            {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1073741824.0}};
-    for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
-        if (strcasecmp(end, units[i].suffix) == 0) {
-            *ret = (uint64_t)(v * units[i].mult);
-            return 0;
-        }
-    return -1;
-}
-
 static int open_store(struct kiln_store **s)
 {
     _cleanup_free_ char *dir = kiln_data_dir();
@@ -121,7 +99,7 @@ int kiln_cmd_prune(int argc, char **argv)
             return KILN_EXIT_OK;
         } else if (strncmp(a, "--keep-storage", 14) == 0) {
             const char *v = a[14] == '=' ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
-            if (!v || parse_size(v, &o.keep_bytes) < 0) {
+            if (!v || kiln_parse_size(v, &o.keep_bytes) < 0) {
                 fprintf(stderr, "kiln prune: --keep-storage needs a size such as 10GB\n");
                 return KILN_EXIT_USAGE;
             }

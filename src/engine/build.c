@@ -297,6 +297,12 @@ int kiln_build_run(const struct kiln_build_request *req, const struct kiln_build
                                      .tmp_dir = b.tmp_dir};
         r = kiln_outputs_run(&o, ret, err);
     }
+    if (r >= 0 && env->cache_limit) {
+        struct kiln_prune_opts po = {.keep_bytes = env->cache_limit};
+        r = kiln_store_prune(b.store, &po, NULL, err);
+        if (r < 0)
+            kiln_error_wrap(err, r, "collect the build cache down to its limit");
+    }
     build_release(&b);
     if (r < 0)
         kiln_build_result_release(ret);

@@ -67,6 +67,7 @@ struct kiln_build_env {
     const char *const *insecure; /* registries spoken to over plain HTTP (NULL-terminated) */
     const char *docker_socket;   /* for --load; NULL: /var/run/docker.sock */
     int64_t timeout_ns;          /* 0: none */
+    uint64_t cache_limit;        /* after the build, collect the cache down to this (0: keep all) */
 };
 
 struct kiln_build_result {

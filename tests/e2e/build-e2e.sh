@@ -343,6 +343,11 @@ if [[ $rc -eq 1 ]] && grep -q "nope" "$tmp/out"; then ok "a missing base image f
 # --- the store ------------------------------------------------------------------
 check "kiln du" "$kiln" du
 check "kiln prune --all" "$kiln" prune --all -f
+if KILN_CACHE_LIMIT=1kB build -o type=cacheonly "$ms" && "$kiln" du >"$tmp/du.out" 2>&1 && grep -q "^Total: *0B" "$tmp/du.out"; then
+  ok "KILN_CACHE_LIMIT collects the cache after a build"
+else
+  not_ok "KILN_CACHE_LIMIT collects the cache after a build"
+fi
 if build -o type=cacheonly "$ctx" && ! grep -q " CACHED" "$tmp/out"; then ok "after prune --all the build is cold"; else not_ok "after prune --all the build is cold"; fi
 check "no mount point left behind" bash -c "[[ -z \$(ls -A '$KILN_DATA_DIR/mnt' 2>/dev/null) ]]"
 
