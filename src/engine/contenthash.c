@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 #include "copy-private.h"
 
 #include "base/banned.h"
+
+/* Threads hashing the subtrees of a selected directory. */
+#define HASH_THREADS 2
 
 struct hasher {
     const struct kiln_copy_sel *sel;
@@ -145,6 +149,86 @@ static int hash_dir(struct hasher *h, int fd, const char *rel, const char *sub, 
     return r;
 }
 
+/* One subtree of a directory hashed by a thread of its own. */
+struct subtree {
+    const char *name;
+    char digest[KILN_OCI_DIGEST_MAX];
+    int r;
+    struct kiln_error *err;
+};
+
+struct fan {
+    const struct kiln_copy_sel *sel;
+    int fd;
+    const char *rel, *shown;
+    struct subtree *t;
+    size_t n, next;
+    pthread_mutex_t lock;
+};
+
+static void *fan_worker(void *arg)
+{
+    struct fan *f = arg;
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        size_t i = f->next++;
+        pthread_mutex_unlock(&f->lock);
+        if (i >= f->n)
+            return NULL;
+        struct subtree *t = &f->t[i];
+        struct hasher s = {.sel = f->sel};
+        _cleanup_free_ char *rel = kiln_copy_join(f->rel, t->name);
+        _cleanup_free_ char *shown = kiln_copy_join(f->shown, t->name);
+        kiln_oci_digester_init(&s.d, KILN_OCI_SHA256, NULL);
+        t->r = hash_entry(&s, f->fd, t->name, rel, t->name, shown, 1, &t->err);
+        if (t->r >= 0)
+            kiln_oci_digester_final(&s.d, t->digest, NULL);
+        kiln_oci_digester_release(&s.d);
+    }
+}
+
+/*
+ * The children of the selected directory fd (`rel`), each subtree hashed
+ * on its own by HASH_THREADS threads; their digests go into h in order.
+ */
+static int hash_top(struct hasher *h, int fd, const char *rel, const char *shown,
+                    struct kiln_error **err)
+{
+    _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
+    int r = kiln_copy_list(h->sel, fd, rel, "", &names, err);
+    if (r < 0)
+        return r;
+    struct fan f = {.sel = h->sel, .fd = fd, .rel = rel, .shown = shown, .n = names.n};
+    f.t = kiln_xcalloc(names.n ? names.n : 1, sizeof(*f.t));
+    for (size_t i = 0; i < names.n; i++)
+        f.t[i].name = names.v[i];
+    pthread_mutex_init(&f.lock, NULL);
+    pthread_t th[HASH_THREADS - 1];
+    size_t started = 0;
+    for (; started < HASH_THREADS - 1 && started + 1 < names.n; started++)
+        if (pthread_create(&th[started], NULL, fan_worker, &f) != 0)
+            break;
+    fan_worker(&f);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&f.lock);
+    for (size_t i = 0; i < names.n; i++) {
+        if (r >= 0 && f.t[i].r < 0) {
+            r = f.t[i].r;
+            kiln_error_free(err ? *err : NULL);
+            if (err)
+                *err = TAKE_PTR(f.t[i].err);
+        }
+        kiln_error_free(f.t[i].err);
+        if (r >= 0) {
+            kiln_oci_digester_update(&h->d, names.v[i], strlen(names.v[i]) + 1, NULL);
+            kiln_oci_digester_update(&h->d, f.t[i].digest, strlen(f.t[i].digest) + 1, NULL);
+        }
+    }
+    free(f.t);
+    return r;
+}
+
 /* Hashes a selected source: the path itself is followed inside the root, as the copy does. */
 static int hash_match(struct hasher *h, const char *rel, const char *shown, struct kiln_error **err)
 {
@@ -177,7 +261,7 @@ static int hash_match(struct hasher *h, const char *rel, const char *shown, stru
     fd = kiln_copy_open_in_root(h->sel->root, rel, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return kiln_error_set_errno(err, fd, "cannot open '/%s'", rel);
-    r = hash_dir(h, fd, rel, "", shown, 1, err);
+    r = hash_top(h, fd, rel, shown, err);
     close(fd);
     return r;
 }

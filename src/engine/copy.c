@@ -39,6 +39,7 @@ struct job {
     int in, out;
     uid_t uid;
     gid_t gid;
+    bool chown; /* uid:gid differ from what the file was created with */
     mode_t mode;
     struct timespec times[2];
     char *rel;
@@ -55,6 +56,8 @@ struct copier {
     int droot;
     bool chown, reset_owner;
     bool unpack; /* ADD: extract local archives */
+    uid_t euid;  /* who files are created as */
+    gid_t egid;
     uint32_t uid, gid;
     struct dir_fixup *dirs; /* metadata of copied directories, set at the end */
     size_t n_dirs, alloc_dirs;
@@ -122,7 +125,7 @@ static int copy_bytes(int in, int out, const char *rel, struct kiln_error **err)
 static int run_job(struct job *j, struct kiln_error **err)
 {
     int r = copy_bytes(j->in, j->out, j->rel, err);
-    if (r >= 0 && (fchown(j->out, j->uid, j->gid) < 0 || fchmod(j->out, j->mode) < 0))
+    if (r >= 0 && ((j->chown && fchown(j->out, j->uid, j->gid) < 0) || fchmod(j->out, j->mode) < 0))
         r = kiln_error_set_errno(err, -errno, "cannot set the owner and mode of '/%s'", j->rel);
     if (r >= 0 && futimens(j->out, j->times) < 0)
         r = kiln_error_set_errno(err, -errno, "cannot set the times of '/%s'", j->rel);
@@ -135,7 +138,8 @@ static int run_job(struct job *j, struct kiln_error **err)
 static void drop_job(struct job *j)
 {
     close(j->in);
-    close(j->out);
+    if (j->out >= 0)
+        close(j->out);
     free(j->rel);
 }
 
@@ -236,14 +240,15 @@ struct where {
     const char *rel;   /* source, relative to the source root */
     const char *sub;   /* source, relative to the copied source (--exclude) */
     const char *dpath; /* destination, relative to the destination root */
+    bool fresh;        /* the destination directory was made by this copy: empty, 0700, ours */
 };
 
 static int copy_entry(struct copier *c, int sdir, const char *sname, bool follow,
                       const struct where *w, int dst, const char *dname, unsigned depth,
                       struct kiln_error **err);
 
-static int copy_children(struct copier *c, int sfd, const struct where *w, int dfd, unsigned depth,
-                         struct kiln_error **err)
+static int copy_children(struct copier *c, int sfd, const struct where *w, int dfd, bool fresh,
+                         unsigned depth, struct kiln_error **err)
 {
     if (depth > KILN_COPY_DEPTH_MAX)
         return kiln_error_set(err, KILN_E_LIMIT,
@@ -255,7 +260,7 @@ static int copy_children(struct copier *c, int sfd, const struct where *w, int d
         _cleanup_free_ char *rel = kiln_copy_join(w->rel, names.v[i]);
         _cleanup_free_ char *sub = kiln_copy_join(w->sub, names.v[i]);
         _cleanup_free_ char *dpath = kiln_copy_join(w->dpath, names.v[i]);
-        struct where cw = {.rel = rel, .sub = sub, .dpath = dpath};
+        struct where cw = {.rel = rel, .sub = sub, .dpath = dpath, .fresh = fresh};
         r = copy_entry(c, sfd, names.v[i], false, &cw, dfd, names.v[i], depth + 1, err);
     }
     return r;
@@ -271,14 +276,19 @@ static void remember_dir(struct copier *c, int dst, const char *dname, const str
 static int copy_dir(struct copier *c, int sfd, const struct stat *st, const struct where *w,
                     int dst, const char *dname, unsigned depth, struct kiln_error **err)
 {
-    clear_target(dst, dname, true);
+    if (!w->fresh)
+        clear_target(dst, dname, true);
     bool made = mkdirat(dst, dname, 0700) == 0;
     if (!made && errno != EEXIST)
         return kiln_error_set_errno(err, -errno, "cannot create directory '/%s'", w->dpath);
     int dfd = openat(dst, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open directory '/%s'", w->dpath);
-    int r = copy_children(c, sfd, w, dfd, depth, err);
+    /* under a setgid directory a new one inherits the group and the bit: not plainly ours */
+    struct stat dst_st;
+    bool fresh = made && fstat(dfd, &dst_st) == 0 && !(dst_st.st_mode & S_ISGID) &&
+                 dst_st.st_gid == c->egid;
+    int r = copy_children(c, sfd, w, dfd, fresh, depth, err);
     close(dfd);
     if (r >= 0 && made)
         remember_dir(c, dst, dname, st); /* an existing directory keeps its metadata */
@@ -313,24 +323,28 @@ static int link_seen(struct copier *c, const struct stat *st, int dst, const cha
     return 0;
 }
 
-static int copy_file(struct copier *c, int sfd, const struct stat *st, const struct where *w,
+/* Creates the copy of the regular file open as `in` (taken: closed in every case). */
+static int copy_file(struct copier *c, int in, const struct stat *st, const struct where *w,
                      int dst, const char *dname, struct kiln_error **err)
 {
     bool linked;
+    struct job j = {.in = in, .out = -1, .times = {st->st_atim, st->st_mtim}};
     int r = link_seen(c, st, dst, dname, w->dpath, &linked, err);
-    if (r < 0 || linked)
+    if (r < 0 || linked) {
+        close(in);
         return r;
-    clear_target(dst, dname, false);
-    int out = openat(dst, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0)
-        return kiln_error_set_errno(err, -errno, "cannot create '/%s'", w->dpath);
-    int in = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
-    if (in < 0) {
-        close(out);
-        return kiln_error_set_errno(err, -errno, "cannot read '/%s'", w->rel);
     }
-    struct job j = {.in = in, .out = out, .times = {st->st_atim, st->st_mtim}};
+    if (!w->fresh)
+        clear_target(dst, dname, false);
+    j.out = openat(dst, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (j.out < 0) {
+        r = kiln_error_set_errno(err, -errno, "cannot create '/%s'", w->dpath);
+        close(in);
+        return r;
+    }
     owner(c, st, &j.uid, &j.gid);
+    /* a file made in a directory of ours already belongs to us (no setgid yet) */
+    j.chown = !w->fresh || j.uid != c->euid || j.gid != c->egid;
     r = mode_of(c, st, &j.mode, err);
     if (r < 0) {
         drop_job(&j);
@@ -428,7 +442,7 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, bool follow
     if (S_ISDIR(st.st_mode))
         r = copy_dir(c, fd, &st, w, dst, dname, depth, err);
     else if (S_ISREG(st.st_mode))
-        r = copy_file(c, fd, &st, w, dst, dname, err);
+        r = copy_file(c, TAKE_FD(fd), &st, w, dst, dname, err);
     else
         r = copy_special(c, sdir, sname, &st, w, dst, dname, err);
     if (fd >= 0)
@@ -631,7 +645,9 @@ int kiln_copy_apply(const struct kiln_vertex_copy *op, const struct kiln_copy_sr
     struct copier c = {.op = op,
                        .dest_root = dest_root,
                        .reset_owner = src && src->reset_owner,
-                       .unpack = op->add && op->unpack != KILN_DF_FALSE};
+                       .unpack = op->add && op->unpack != KILN_DF_FALSE,
+                       .euid = geteuid(),
+                       .egid = getegid()};
     int r = 0;
     if (op->chown) {
         c.chown = true;

@@ -15,14 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 
 #include "base/banned.h"
-
-/* Entries kept at most; past it the cache stops growing. */
-#define HASH_CACHE_MAX 4000000u
 
 struct entry {
     char *path;
@@ -80,33 +78,73 @@ static void insert(struct kiln_hash_cache *c, const struct entry *e)
     c->n++;
 }
 
+/* Reads one space-terminated number at *p. */
+static bool field(char **p, bool is_signed, uint64_t *ret)
+{
+    char *end;
+    errno = 0;
+    *ret = is_signed ? (uint64_t)strtoll(*p, &end, 10) : strtoull(*p, &end, 10);
+    if (end == *p || *end != ' ' || errno)
+        return false;
+    *p = end + 1;
+    return true;
+}
+
+/* Parses one line (NUL-terminated, without its newline) into e; false for a bad line. */
+static bool parse_line(char *line, struct entry *e)
+{
+    char *p = line;
+    uint64_t mtime, ctime;
+    if (!field(&p, false, &e->dev) || !field(&p, false, &e->ino) || !field(&p, false, &e->size) ||
+        !field(&p, true, &mtime) || !field(&p, true, &ctime) || !field(&p, false, &e->mode))
+        return false;
+    e->mtime = (int64_t)mtime;
+    e->ctime = (int64_t)ctime;
+    if (strncmp(p, "sha256:", 7) != 0 || strspn(p + 7, "0123456789abcdef") != 64 || p[71] != ' ' ||
+        !p[72])
+        return false;
+    memcpy(e->digest, p, 71);
+    e->digest[71] = '\0';
+    e->path = p + 72;
+    return true;
+}
+
 static void load(struct kiln_hash_cache *c)
 {
-    FILE *f = fopen(c->path, "re");
-    if (!f)
+    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
         return;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0 && c->n < HASH_CACHE_MAX) {
-        if (line[len - 1] != '\n')
-            break; /* a torn last line */
-        line[len - 1] = '\0';
-        struct entry e = {0};
-        int off = 0;
-        char dg[KILN_OCI_DIGEST_MAX];
-        if (sscanf(line,
-                   "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNu64
-                   " %79s %n",
-                   &e.dev, &e.ino, &e.size, &e.mtime, &e.ctime, &e.mode, dg, &off) != 7 ||
-            !off || kiln_oci_digest_validate(dg, NULL) < 0)
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size > KILN_HASH_CACHE_FILE_MAX) {
+        close(fd);
+        return;
+    }
+    size_t len = (size_t)st.st_size, got = 0;
+    char *text = kiln_xmalloc(len + 1);
+    while (got < len) {
+        ssize_t n = read(fd, text + got, len - got);
+        if (n < 0 && errno == EINTR)
             continue;
-        snprintf(e.digest, sizeof(e.digest), "%s", dg);
-        e.path = kiln_xstrdup(line + off);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    while (c->cap < got / 50) /* about 100 bytes a line, the table kept half empty */
+        grow(c);
+    for (char *line = text, *nl; line < text + got && c->n < KILN_HASH_CACHE_MAX; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(text + got - line));
+        if (!nl)
+            break; /* a torn last line */
+        *nl = '\0';
+        struct entry e = {0};
+        if (!parse_line(line, &e))
+            continue;
+        e.path = kiln_xstrdup(e.path);
         insert(c, &e);
     }
-    free(line);
-    fclose(f);
+    free(text);
 }
 
 int kiln_hash_cache_open(const char *path, struct kiln_hash_cache **ret, struct kiln_error **err)
@@ -159,7 +197,7 @@ void kiln_hash_cache_put(struct kiln_hash_cache *c, const char *path, const stru
                       .ctime = ns(st->st_ctim)};
     snprintf(e.digest, sizeof(e.digest), "%s", digest);
     pthread_mutex_lock(&c->lock);
-    if (c->n < HASH_CACHE_MAX) {
+    if (c->n < KILN_HASH_CACHE_MAX) {
         e.path = kiln_xstrdup(path);
         insert(c, &e);
         c->dirty = true;

@@ -278,6 +278,15 @@ static void test_copy__destination_rules(void **state)
     set_op(f, "/fresh", (const char *[]){"d", NULL});
     expect_ok(f, run(f));
     expect_owner_mode(f->dest, "fresh", 0, 0, 0750);
+    /* under a setgid directory, new entries still get the copy's owner */
+    assert_int_equal(mkdir(tat(f->dest, "sg"), 0755), 0);
+    assert_int_equal(chown(tat(f->dest, "sg"), 0, 50), 0);
+    assert_int_equal(chmod(tat(f->dest, "sg"), 02775), 0);
+    put(f->ctx, "d/sub/y", "Y", 0644);
+    set_op(f, "/sg/", (const char *[]){"d", NULL});
+    expect_ok(f, run(f));
+    expect_owner_mode(f->dest, "sg/sub/y", 0, 0, 0644);
+    expect_owner_mode(f->dest, "sg/x", 0, 0, 0644);
     /* a file replaces a file */
     put(f->ctx, "f", "F2", 0644);
     set_op(f, "/renamed", (const char *[]){"f", NULL});
