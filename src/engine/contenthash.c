@@ -7,14 +7,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
+#include <linux/limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -30,7 +31,41 @@ struct hasher {
     struct kiln_oci_digester d;
 };
 
-/* The sha256 of the bytes of fd, the regular file rel (st: its stat), remembered. */
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Adds the extended attributes BuildKit's tarsum counts (security.capability,
+ * and any outside the security and system namespaces), in name order.
+ */
+static void digest_xattrs(struct kiln_oci_digester *d, int fd)
+{
+    char names[4096];
+    ssize_t n = flistxattr(fd, names, sizeof(names) - 1);
+    if (n <= 0)
+        return;
+    names[n] = '\0';
+    _cleanup_strv_ struct kiln_strv keys = KILN_STRV_INIT;
+    for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+        const char *k = names + off;
+        if (strcmp(k, "security.capability") == 0 ||
+            (strncmp(k, "security.", 9) != 0 && strncmp(k, "system.", 7) != 0))
+            kiln_strv_push(&keys, k);
+    }
+    qsort(keys.v, keys.n, sizeof(*keys.v), cmp_key);
+    static _Thread_local char value[XATTR_SIZE_MAX];
+    for (size_t i = 0; i < keys.n; i++) {
+        ssize_t len = fgetxattr(fd, keys.v[i], value, sizeof(value));
+        if (len < 0)
+            continue;
+        kiln_oci_digester_update(d, keys.v[i], strlen(keys.v[i]) + 1, NULL);
+        kiln_oci_digester_update(d, value, (size_t)len, NULL);
+    }
+}
+
+/* The sha256 of the bytes (and xattrs) of fd, the regular file rel (st: its stat), remembered. */
 static int digest_fd(const struct hasher *h, int fd, const char *rel, const struct stat *st,
                      char out[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
 {
@@ -53,6 +88,7 @@ static int digest_fd(const struct hasher *h, int fd, const char *rel, const stru
         kiln_oci_digester_update(&d, buf, (size_t)n, NULL);
     }
     if (r >= 0) {
+        digest_xattrs(&d, fd); /* a change of an xattr changes ctime: the cache stays right */
         kiln_oci_digester_final(&d, out, NULL);
         kiln_hash_cache_put(h->sel->src->hashes, rel, st, out);
     }
@@ -75,21 +111,49 @@ static int file_digest(const struct hasher *h, int dir, const char *name, const 
     return r;
 }
 
-/* Adds the record of one entry: its path as seen by the copy, metadata, content. */
+/* Appends v in base `base` and a separator. */
+static char *put_num(char *p, uint64_t v, unsigned base, char sep)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % base);
+    while ((v /= base) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    *p++ = sep;
+    return p;
+}
+
+/*
+ * Adds the record of one entry: "path\0mode uid gid size major:minor
+ * content\0link\0" (mode in octal), in one update.
+ */
 static void add_record(struct hasher *h, const char *shown, const struct stat *st,
                        const char *content, const char *link)
 {
     bool reset = h->sel->src->reset_owner;
     bool dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
-    char rec[256];
-    int n = snprintf(rec, sizeof(rec), "%o %" PRIu32 " %" PRIu32 " %" PRIu64 " %u:%u %s",
-                     (unsigned)st->st_mode, reset ? 0 : (uint32_t)st->st_uid,
-                     reset ? 0 : (uint32_t)st->st_gid,
-                     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, dev ? major(st->st_rdev) : 0,
-                     dev ? minor(st->st_rdev) : 0, content);
-    kiln_oci_digester_update(&h->d, shown, strlen(shown) + 1, NULL);
-    kiln_oci_digester_update(&h->d, rec, (size_t)n + 1, NULL);
-    kiln_oci_digester_update(&h->d, link, strlen(link) + 1, NULL);
+    size_t ns = strlen(shown), nc = strlen(content), nl = strlen(link);
+    char small[1024];
+    size_t need = ns + nc + nl + 128;
+    char *rec = need <= sizeof(small) ? small : kiln_xmalloc(need);
+    char *p = rec;
+    memcpy(p, shown, ns + 1);
+    p += ns + 1;
+    p = put_num(p, (unsigned)st->st_mode, 8, ' ');
+    p = put_num(p, reset ? 0 : (uint32_t)st->st_uid, 10, ' ');
+    p = put_num(p, reset ? 0 : (uint32_t)st->st_gid, 10, ' ');
+    p = put_num(p, S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, 10, ' ');
+    p = put_num(p, dev ? major(st->st_rdev) : 0, 10, ':');
+    p = put_num(p, dev ? minor(st->st_rdev) : 0, 10, ' ');
+    memcpy(p, content, nc + 1);
+    p += nc + 1;
+    memcpy(p, link, nl + 1);
+    p += nl + 1;
+    kiln_oci_digester_update(&h->d, rec, (size_t)(p - rec), NULL);
+    if (rec != small)
+        free(rec);
 }
 
 static int hash_dir(struct hasher *h, int fd, const char *rel, const char *sub, const char *shown,

@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -121,12 +123,33 @@ static int copy_bytes(int in, int out, const char *rel, struct kiln_error **err)
     }
 }
 
-/* Fills a created file: bytes, owner, mode, mtime. Closes both fds. */
+/*
+ * Copies the extended attributes of in to out, after the owner (a chown
+ * clears security.capability). As BuildKit, an attribute that cannot be
+ * read or set is skipped.
+ */
+static void copy_xattrs(int in, int out)
+{
+    char names[4096];
+    ssize_t n = flistxattr(in, names, sizeof(names));
+    if (n <= 0)
+        return; /* none, or a list too long for the common case: skipped */
+    static _Thread_local char value[XATTR_SIZE_MAX];
+    for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+        ssize_t len = fgetxattr(in, names + off, value, sizeof(value));
+        if (len >= 0)
+            (void)fsetxattr(out, names + off, value, (size_t)len, 0);
+    }
+}
+
+/* Fills a created file: bytes, owner, mode, xattrs, mtime. Closes both fds. */
 static int run_job(struct job *j, struct kiln_error **err)
 {
     int r = copy_bytes(j->in, j->out, j->rel, err);
     if (r >= 0 && ((j->chown && fchown(j->out, j->uid, j->gid) < 0) || fchmod(j->out, j->mode) < 0))
         r = kiln_error_set_errno(err, -errno, "cannot set the owner and mode of '/%s'", j->rel);
+    if (r >= 0)
+        copy_xattrs(j->in, j->out);
     if (r >= 0 && futimens(j->out, j->times) < 0)
         r = kiln_error_set_errno(err, -errno, "cannot set the times of '/%s'", j->rel);
     close(j->in);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -369,10 +370,19 @@ static void test_copy__ownership_and_times(void **state)
     assert_int_equal(utimensat(AT_FDCWD, tat(f->ctx, "d/f"), ts, 0), 0);
     ts[1].tv_sec = 1400000000;
     assert_int_equal(utimensat(AT_FDCWD, tat(f->ctx, "d"), ts, 0), 0);
+    /* extended attributes come along; a capability survives the chown */
+    static const char cap[20] = {1, 0, 0, 2, 0, 0x20};
+    assert_int_equal(setxattr(tat(f->ctx, "d/f"), "user.kiln", "v1", 2, 0), 0);
+    assert_int_equal(setxattr(tat(f->ctx, "d/f"), "security.capability", cap, sizeof(cap), 0), 0);
     /* COPY --from keeps ownership */
     set_op(f, "/from", (const char *[]){"d", NULL});
     expect_ok(f, run_from(f, f->ctx, false));
     expect_owner_mode(f->dest, "from/f", 123, 456, 0640);
+    char val[32];
+    assert_int_equal(getxattr(tat(f->dest, "from/f"), "user.kiln", val, sizeof(val)), 2);
+    assert_memory_equal(val, "v1", 2);
+    assert_int_equal(getxattr(tat(f->dest, "from/f"), "security.capability", val, sizeof(val)),
+                     sizeof(cap));
     expect_owner_mode(f->dest, "from", 7, 8, 0755);
     /* the context is 0:0 */
     set_op(f, "/ctx", (const char *[]){"d", NULL});
