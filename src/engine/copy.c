@@ -532,6 +532,45 @@ static char *dest_base(const struct kiln_vertex_copy *op, bool *ret_is_dir)
     return kiln_xstrndup(d, n);
 }
 
+/*
+ * --parents: the directories of `keep` below the destination d that do not
+ * exist yet are made with the metadata of their source directories (rel
+ * ends with keep), as BuildKit's copy of the path's parents does.
+ */
+static int make_kept_parents(struct copier *c, const char *rel, const char *keep, const char *d,
+                             struct kiln_error **err)
+{
+    size_t prefix = strlen(rel) - strlen(keep);
+    for (const char *s = strchr(keep, '/'); s; s = strchr(s + 1, '/')) {
+        _cleanup_free_ char *part = kiln_xstrndup(keep, (size_t)(s - keep));
+        _cleanup_free_ char *dst = kiln_copy_join(d, part);
+        if (is_dir_in(c->droot, dst))
+            continue;
+        _cleanup_free_ char *src = kiln_xstrndup(rel, prefix + (size_t)(s - keep));
+        struct stat st;
+        int fd = kiln_copy_open_in_root(c->sel->root, src, O_PATH);
+        int r = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+        if (r < 0)
+            return kiln_error_set_errno(err, r, "cannot stat '/%s'", src);
+        const char *slash = strrchr(dst, '/');
+        _cleanup_free_ char *parent = kiln_xstrndup(dst, slash ? (size_t)(slash - dst) : 0);
+        const char *name = slash ? slash + 1 : dst;
+        int pfd = open_dest_dir(c, parent, err);
+        if (pfd < 0)
+            return pfd;
+        if (mkdirat(pfd, name, 0700) == 0)
+            remember_dir(c, pfd, name, &st);
+        else
+            r = kiln_error_set_errno(err, -errno, "cannot create directory '/%s'", dst);
+        close(pfd);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 /* Copies one selected source (rel, kept as `keep` with --parents) into the destination. */
 static int copy_match(struct copier *c, const char *rel, const char *keep, struct kiln_error **err)
 {
@@ -557,6 +596,8 @@ static int copy_match(struct copier *c, const char *rel, const char *keep, struc
         r = kiln_copy_unpack(c->sel->root, rel, c->dest_root, abs, c->chown ? ids : NULL, &unpacked,
                              err);
     }
+    if (r >= 0 && c->op->parents && *keep)
+        r = make_kept_parents(c, rel, keep, d, err);
     if (r < 0 || unpacked)
         return r;
     int pfd = open_dest_dir(c, parent, err);

@@ -455,10 +455,13 @@ static void test_copy__parents(void **state)
     put(f->ctx, "x/y/z/b.go", "b", 0644);
     put(f->ctx, "x/y/z/c.txt", "c", 0644);
     put(f->ctx, "x/w/d.go", "d", 0644);
+    assert_int_equal(chmod(tat(f->ctx, "x/y"), 0750), 0);
     f->op.parents = true;
     set_op(f, "/out/", (const char *[]){"x/y/a.go", NULL});
     expect_ok(f, run(f));
     expect_content(f->dest, "out/x/y/a.go", "a");
+    expect_owner_mode(f->dest, "out/x/y", 0, 0, 0750); /* kept parents: the source's metadata */
+    expect_owner_mode(f->dest, "out", 0, 0, 0755);     /* the destination: a made parent */
     set_op(f, "/piv/", (const char *[]){"x/./y/z", NULL});
     expect_ok(f, run(f));
     expect_content(f->dest, "piv/y/z/b.go", "b");
