@@ -307,6 +307,8 @@ static int copy_dir(struct copier *c, int sfd, const struct stat *st, const stru
     int dfd = openat(dst, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open directory '/%s'", w->dpath);
+    if (made)
+        copy_xattrs(sfd, dfd); /* a directory's survive the chown made at the end */
     /* under a setgid directory a new one inherits the group and the bit: not plainly ours */
     struct stat dst_st;
     bool fresh = made && fstat(dfd, &dst_st) == 0 && !(dst_st.st_mode & S_ISGID) &&

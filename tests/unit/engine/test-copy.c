@@ -379,6 +379,10 @@ static void test_copy__ownership_and_times(void **state)
     expect_ok(f, run_from(f, f->ctx, false));
     expect_owner_mode(f->dest, "from/f", 123, 456, 0640);
     char val[32];
+    assert_int_equal(setxattr(tat(f->ctx, "d"), "user.dir", "d", 1, 0), 0);
+    set_op(f, "/from2", (const char *[]){"d", NULL});
+    expect_ok(f, run_from(f, f->ctx, false));
+    assert_int_equal(getxattr(tat(f->dest, "from2"), "user.dir", val, sizeof(val)), 1);
     assert_int_equal(getxattr(tat(f->dest, "from/f"), "user.kiln", val, sizeof(val)), 2);
     assert_memory_equal(val, "v1", 2);
     assert_int_equal(getxattr(tat(f->dest, "from/f"), "security.capability", val, sizeof(val)),
@@ -643,8 +647,18 @@ static void test_copy__add_url(void **state)
     f->op.checksum = NULL;
     set_op(f, "/m/", (const char *[]){missing, NULL});
     expect_fail(f, run(f), KILN_E_UPSTREAM, "404");
+    /* the checksum downloads; the copy of the same build reuses the file */
+    char *once = kiln_xasprintf("%s?once=1", url);
+    set_op(f, "/once/", (const char *[]){once, NULL});
+    struct kiln_copy_src src = {.root = f->ctx, .reset_owner = true};
+    char sum[KILN_OCI_DIGEST_MAX];
+    assert_int_equal(kiln_copy_checksum(&f->op, &src, f->tmp, sum, &f->err), 0);
+    assert_int_equal(strncmp(sum, "sha256:", 7), 0);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    expect_ok(f, run(f));
+    expect_content(f->dest, "once/file.txt", "downloaded\n");
+    free(once);
     free(url);
     free(tgz);
     free(dir);
