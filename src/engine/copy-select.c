@@ -12,6 +12,7 @@
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,21 @@ int kiln_copy_open_in_root(int root, const char *path, int flags)
         if ((errno != EAGAIN && errno != EINTR) || tries == 16)
             return -errno;
     }
+}
+
+int kiln_copy_mkdir_at(int dir, const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+    if (mkdirat(dir, name, 0700) < 0)
+        return -errno;
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 char *kiln_copy_join(const char *dir, const char *name)

@@ -498,17 +498,14 @@ static int open_dest_dir(struct copier *c, const char *path, struct kiln_error *
         (void)kiln_copy_chmod(c->op->chmod, S_IFDIR | 0755, &mode, NULL);
     if (c->op->chmod && strspn(c->op->chmod, "01234567") != strlen(c->op->chmod))
         mode = 0755; /* only an octal mode applies to the parents */
-    if ((mkdirat(pfd, name, 0700) < 0 && errno != EEXIST) ||
-        fchownat(pfd, name, c->chown ? c->uid : 0, c->chown ? c->gid : 0, AT_SYMLINK_NOFOLLOW) <
-                0 ||
-        fchmodat(pfd, name, mode, 0) < 0) {
-        int r = -errno;
-        close(pfd);
-        return kiln_error_set_errno(err, r, "cannot create directory '/%s'", path);
-    }
-    fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = kiln_copy_mkdir_at(pfd, name, mode, c->chown ? c->uid : 0, c->chown ? c->gid : 0);
     close(pfd);
-    return fd >= 0 ? fd : kiln_error_set_errno(err, -errno, "cannot open '/%s'", path);
+    if (fd == -EEXIST)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "cannot create directory '/%s': a symbolic link to a missing "
+                              "directory is in the way; create its target first",
+                              path);
+    return fd >= 0 ? fd : kiln_error_set_errno(err, fd, "cannot create directory '/%s'", path);
 }
 
 static bool is_dir_in(int root, const char *path)
@@ -622,10 +619,14 @@ static int finish_dirs(struct copier *c, int r, struct kiln_error **err)
         if (r >= 0)
             r = mode_of(c, &f->st, &mode, err);
         struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
-        if (r >= 0 && (fchownat(f->parent, f->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-                       fchmodat(f->parent, f->name, mode, 0) < 0 ||
-                       utimensat(f->parent, f->name, ts, AT_SYMLINK_NOFOLLOW) < 0))
+        /* through the directory's own fd: a link put in its place since is left alone */
+        int fd =
+                r >= 0 ? openat(f->parent, f->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                       : -1;
+        if (fd >= 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || futimens(fd, ts) < 0))
             r = kiln_error_set_errno(err, -errno, "cannot set the owner and mode of '%s'", f->name);
+        if (fd >= 0)
+            close(fd);
         close(f->parent);
         free(f->name);
     }

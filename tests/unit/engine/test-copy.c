@@ -699,6 +699,19 @@ static void test_copy__confined(void **state)
     char *out2 = kiln_xasprintf("%s-2", outside);
     assert_int_equal(lstat(out2, &st), -1);
     free(out2);
+    /* a dangling link in the image to a host path: the host file is never touched */
+    char *canary = kiln_xasprintf("/tmp/kiln-copy-canary-%d", (int)getpid());
+    int fd = open(canary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    put_link(f->dest, "hostlink", canary);
+    set_op(f, "/hostlink/sub/", (const char *[]){"f", NULL});
+    expect_fail(f, run(f), KILN_E_INVALID, "symbolic link to a missing directory");
+    assert_int_equal(lstat(canary, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(unlink(canary), 0);
+    free(canary);
     free(outside);
     free(stage);
 }
