@@ -452,6 +452,33 @@ static void test_copy__exclude(void **state)
     expect_fail(f, run(f), KILN_E_INVALID, "--exclude");
 }
 
+static void test_copy__dockerignore(void **state)
+{
+    struct fx *f = *state;
+    put(f->ctx, "docs/README.md", "r", 0644);
+    put(f->ctx, "docs/other.md", "o", 0644);
+    put(f->ctx, "a.log", "l", 0644);
+    put(f->ctx, "main.c", "m", 0644);
+    char *patterns[] = {"docs", "!docs/README.md", "*.log"};
+    struct kiln_ignore *m = NULL;
+    assert_int_equal(kiln_ignore_new(patterns, 3, &m, &f->err), 0);
+    struct kiln_walk_filter filter = {.exclude = m};
+    struct kiln_copy_src src = {.root = f->ctx, .filter = &filter, .reset_owner = true};
+    set_op(f, "/all/", (const char *[]){".", NULL});
+    expect_ok(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err));
+    expect_content(f->dest, "all/main.c", "m");
+    expect_content(f->dest, "all/docs/README.md", "r"); /* re-included inside an excluded dir */
+    expect_missing(f->dest, "all/docs/other.md");
+    expect_missing(f->dest, "all/a.log");
+    set_op(f, "/x/", (const char *[]){"*.log", NULL});
+    expect_ok(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err));
+    expect_missing(f->dest, "x/a.log");
+    set_op(f, "/x/", (const char *[]){"docs/other.md", NULL});
+    expect_fail(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err), KILN_E_NOTFOUND,
+                "\"/docs/other.md\": not found");
+    kiln_ignore_free(m);
+}
+
 static void test_copy__parents(void **state)
 {
     struct fx *f = *state;
@@ -750,6 +777,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_copy__ownership_and_times, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__links, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__exclude, fx_setup, fx_teardown),
+            cmocka_unit_test_setup_teardown(test_copy__dockerignore, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__parents, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__inline, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__add_archive, fx_setup, fx_teardown),
