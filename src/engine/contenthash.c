@@ -7,13 +7,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
+#include <linux/limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -21,12 +23,49 @@
 
 #include "base/banned.h"
 
+/* Threads hashing the subtrees of a selected directory. */
+#define HASH_THREADS 2
+
 struct hasher {
     const struct kiln_copy_sel *sel;
     struct kiln_oci_digester d;
 };
 
-/* The sha256 of the bytes of fd, the regular file rel (st: its stat), remembered. */
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Adds the extended attributes BuildKit's tarsum counts (security.capability,
+ * and any outside the security and system namespaces), in name order.
+ */
+static void digest_xattrs(struct kiln_oci_digester *d, int fd)
+{
+    char names[4096];
+    ssize_t n = flistxattr(fd, names, sizeof(names) - 1);
+    if (n <= 0)
+        return;
+    names[n] = '\0';
+    _cleanup_strv_ struct kiln_strv keys = KILN_STRV_INIT;
+    for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+        const char *k = names + off;
+        if (strcmp(k, "security.capability") == 0 ||
+            (strncmp(k, "security.", 9) != 0 && strncmp(k, "system.", 7) != 0))
+            kiln_strv_push(&keys, k);
+    }
+    qsort(keys.v, keys.n, sizeof(*keys.v), cmp_key);
+    static _Thread_local char value[XATTR_SIZE_MAX];
+    for (size_t i = 0; i < keys.n; i++) {
+        ssize_t len = fgetxattr(fd, keys.v[i], value, sizeof(value));
+        if (len < 0)
+            continue;
+        kiln_oci_digester_update(d, keys.v[i], strlen(keys.v[i]) + 1, NULL);
+        kiln_oci_digester_update(d, value, (size_t)len, NULL);
+    }
+}
+
+/* The sha256 of the bytes (and xattrs) of fd, the regular file rel (st: its stat), remembered. */
 static int digest_fd(const struct hasher *h, int fd, const char *rel, const struct stat *st,
                      char out[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
 {
@@ -49,6 +88,7 @@ static int digest_fd(const struct hasher *h, int fd, const char *rel, const stru
         kiln_oci_digester_update(&d, buf, (size_t)n, NULL);
     }
     if (r >= 0) {
+        digest_xattrs(&d, fd); /* a change of an xattr changes ctime: the cache stays right */
         kiln_oci_digester_final(&d, out, NULL);
         kiln_hash_cache_put(h->sel->src->hashes, rel, st, out);
     }
@@ -71,21 +111,49 @@ static int file_digest(const struct hasher *h, int dir, const char *name, const 
     return r;
 }
 
-/* Adds the record of one entry: its path as seen by the copy, metadata, content. */
+/* Appends v in base `base` and a separator. */
+static char *put_num(char *p, uint64_t v, unsigned base, char sep)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % base);
+    while ((v /= base) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    *p++ = sep;
+    return p;
+}
+
+/*
+ * Adds the record of one entry: "path\0mode uid gid size major:minor
+ * content\0link\0" (mode in octal), in one update.
+ */
 static void add_record(struct hasher *h, const char *shown, const struct stat *st,
                        const char *content, const char *link)
 {
     bool reset = h->sel->src->reset_owner;
     bool dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
-    char rec[256];
-    int n = snprintf(rec, sizeof(rec), "%o %" PRIu32 " %" PRIu32 " %" PRIu64 " %u:%u %s",
-                     (unsigned)st->st_mode, reset ? 0 : (uint32_t)st->st_uid,
-                     reset ? 0 : (uint32_t)st->st_gid,
-                     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, dev ? major(st->st_rdev) : 0,
-                     dev ? minor(st->st_rdev) : 0, content);
-    kiln_oci_digester_update(&h->d, shown, strlen(shown) + 1, NULL);
-    kiln_oci_digester_update(&h->d, rec, (size_t)n + 1, NULL);
-    kiln_oci_digester_update(&h->d, link, strlen(link) + 1, NULL);
+    size_t ns = strlen(shown), nc = strlen(content), nl = strlen(link);
+    char small[1024];
+    size_t need = ns + nc + nl + 128;
+    char *rec = need <= sizeof(small) ? small : kiln_xmalloc(need);
+    char *p = rec;
+    memcpy(p, shown, ns + 1);
+    p += ns + 1;
+    p = put_num(p, (unsigned)st->st_mode, 8, ' ');
+    p = put_num(p, reset ? 0 : (uint32_t)st->st_uid, 10, ' ');
+    p = put_num(p, reset ? 0 : (uint32_t)st->st_gid, 10, ' ');
+    p = put_num(p, S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, 10, ' ');
+    p = put_num(p, dev ? major(st->st_rdev) : 0, 10, ':');
+    p = put_num(p, dev ? minor(st->st_rdev) : 0, 10, ' ');
+    memcpy(p, content, nc + 1);
+    p += nc + 1;
+    memcpy(p, link, nl + 1);
+    p += nl + 1;
+    kiln_oci_digester_update(&h->d, rec, (size_t)(p - rec), NULL);
+    if (rec != small)
+        free(rec);
 }
 
 static int hash_dir(struct hasher *h, int fd, const char *rel, const char *sub, const char *shown,
@@ -145,6 +213,86 @@ static int hash_dir(struct hasher *h, int fd, const char *rel, const char *sub, 
     return r;
 }
 
+/* One subtree of a directory hashed by a thread of its own. */
+struct subtree {
+    const char *name;
+    char digest[KILN_OCI_DIGEST_MAX];
+    int r;
+    struct kiln_error *err;
+};
+
+struct fan {
+    const struct kiln_copy_sel *sel;
+    int fd;
+    const char *rel, *shown;
+    struct subtree *t;
+    size_t n, next;
+    pthread_mutex_t lock;
+};
+
+static void *fan_worker(void *arg)
+{
+    struct fan *f = arg;
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        size_t i = f->next++;
+        pthread_mutex_unlock(&f->lock);
+        if (i >= f->n)
+            return NULL;
+        struct subtree *t = &f->t[i];
+        struct hasher s = {.sel = f->sel};
+        _cleanup_free_ char *rel = kiln_copy_join(f->rel, t->name);
+        _cleanup_free_ char *shown = kiln_copy_join(f->shown, t->name);
+        kiln_oci_digester_init(&s.d, KILN_OCI_SHA256, NULL);
+        t->r = hash_entry(&s, f->fd, t->name, rel, t->name, shown, 1, &t->err);
+        if (t->r >= 0)
+            kiln_oci_digester_final(&s.d, t->digest, NULL);
+        kiln_oci_digester_release(&s.d);
+    }
+}
+
+/*
+ * The children of the selected directory fd (`rel`), each subtree hashed
+ * on its own by HASH_THREADS threads; their digests go into h in order.
+ */
+static int hash_top(struct hasher *h, int fd, const char *rel, const char *shown,
+                    struct kiln_error **err)
+{
+    _cleanup_strv_ struct kiln_strv names = KILN_STRV_INIT;
+    int r = kiln_copy_list(h->sel, fd, rel, "", &names, err);
+    if (r < 0)
+        return r;
+    struct fan f = {.sel = h->sel, .fd = fd, .rel = rel, .shown = shown, .n = names.n};
+    f.t = kiln_xcalloc(names.n ? names.n : 1, sizeof(*f.t));
+    for (size_t i = 0; i < names.n; i++)
+        f.t[i].name = names.v[i];
+    pthread_mutex_init(&f.lock, NULL);
+    pthread_t th[HASH_THREADS - 1];
+    size_t started = 0;
+    for (; started < HASH_THREADS - 1 && started + 1 < names.n; started++)
+        if (pthread_create(&th[started], NULL, fan_worker, &f) != 0)
+            break;
+    fan_worker(&f);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&f.lock);
+    for (size_t i = 0; i < names.n; i++) {
+        if (r >= 0 && f.t[i].r < 0) {
+            r = f.t[i].r;
+            kiln_error_free(err ? *err : NULL);
+            if (err)
+                *err = TAKE_PTR(f.t[i].err);
+        }
+        kiln_error_free(f.t[i].err);
+        if (r >= 0) {
+            kiln_oci_digester_update(&h->d, names.v[i], strlen(names.v[i]) + 1, NULL);
+            kiln_oci_digester_update(&h->d, f.t[i].digest, strlen(f.t[i].digest) + 1, NULL);
+        }
+    }
+    free(f.t);
+    return r;
+}
+
 /* Hashes a selected source: the path itself is followed inside the root, as the copy does. */
 static int hash_match(struct hasher *h, const char *rel, const char *shown, struct kiln_error **err)
 {
@@ -177,7 +325,7 @@ static int hash_match(struct hasher *h, const char *rel, const char *shown, stru
     fd = kiln_copy_open_in_root(h->sel->root, rel, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return kiln_error_set_errno(err, fd, "cannot open '/%s'", rel);
-    r = hash_dir(h, fd, rel, "", shown, 1, err);
+    r = hash_top(h, fd, rel, shown, err);
     close(fd);
     return r;
 }

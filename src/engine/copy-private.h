@@ -22,6 +22,15 @@
  */
 int kiln_copy_open_in_root(int root, const char *path, int flags);
 
+/*
+ * Makes directory `name` in directory fd `dir` with `mode` and owner
+ * uid:gid, set through the new directory's own fd so that nothing is done
+ * through a symbolic link. Returns that fd (O_RDONLY) or -errno: -EEXIST
+ * when something is in the way (a dangling symlink when the caller's
+ * in-root lookup found nothing).
+ */
+int kiln_copy_mkdir_at(int dir, const char *name, mode_t mode, uid_t uid, gid_t gid);
+
 /* What a COPY reads from one source root. */
 struct kiln_copy_sel {
     const struct kiln_copy_src *src;

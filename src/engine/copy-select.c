@@ -12,6 +12,7 @@
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,21 @@ int kiln_copy_open_in_root(int root, const char *path, int flags)
         if ((errno != EAGAIN && errno != EINTR) || tries == 16)
             return -errno;
     }
+}
+
+int kiln_copy_mkdir_at(int dir, const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+    if (mkdirat(dir, name, 0700) < 0)
+        return -errno;
+    int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 char *kiln_copy_join(const char *dir, const char *name)
@@ -70,20 +86,20 @@ void kiln_copy_sel_release(struct kiln_copy_sel *s)
     s->exclude = NULL;
 }
 
-static bool ignored(const struct kiln_copy_src *src, const char *path)
+/* 1 when .dockerignore leaves `path` (relative to the root) out, 0, or a negative error. */
+static int ignored(const struct kiln_copy_src *src, const char *path, struct kiln_error **err)
 {
     bool ok = true;
-    if (src->filter && *path && kiln_context_path_allowed(src->filter, path, &ok, NULL) < 0)
-        return true;
-    return !ok;
+    int r = src->filter && *path ? kiln_context_path_allowed(src->filter, path, &ok, err) : 0;
+    return r < 0 ? kiln_error_wrap(err, r, ".dockerignore") : !ok;
 }
 
-static bool excluded(const struct kiln_copy_sel *s, const char *sub)
+/* 1 when --exclude leaves `sub` (relative to the copied source) out, 0, or a negative error. */
+static int excluded(const struct kiln_copy_sel *s, const char *sub, struct kiln_error **err)
 {
     bool hit = false;
-    if (s->exclude && *sub && kiln_ignore_matches(s->exclude, sub, &hit, NULL) < 0)
-        return false;
-    return hit;
+    int r = s->exclude && *sub ? kiln_ignore_matches(s->exclude, sub, &hit, err) : 0;
+    return r < 0 ? kiln_error_wrap(err, r, "--exclude") : hit;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -106,18 +122,24 @@ int kiln_copy_list(const struct kiln_copy_sel *s, int fd, const char *dir, const
         const char *n = e->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
             continue;
-        if (s->src->filter) {
+        /* with '!' exceptions, an excluded directory may hold included entries: entered */
+        bool is_dir = e->d_type == DT_DIR;
+        int r = 0;
+        if (s->src->filter &&
+            !(is_dir && s->src->filter->exclude && s->src->filter->exclude->exclusions)) {
             _cleanup_free_ char *p = kiln_copy_join(dir, n);
-            if (ignored(s->src, p))
-                continue;
+            r = ignored(s->src, p, err);
         }
-        if (s->exclude) {
+        if (r == 0 && s->exclude && !(is_dir && s->exclude->exclusions)) {
             _cleanup_free_ char *p = kiln_copy_join(sub, n);
-            /* with '!' exceptions an excluded directory may hold included files */
-            bool dir_kept = s->exclude->exclusions && e->d_type == DT_DIR;
-            if (!dir_kept && excluded(s, p))
-                continue;
+            r = excluded(s, p, err);
         }
+        if (r < 0) {
+            closedir(d);
+            return r;
+        }
+        if (r > 0)
+            continue;
         kiln_strv_push(ret, n);
     }
     closedir(d);
@@ -154,12 +176,12 @@ static int glob_from(const struct glob *g, const char *dir, size_t i, struct kil
     if (!has_wildcard(c)) {
         _cleanup_free_ char *p = kiln_copy_join(dir, c);
         int fd = kiln_copy_open_in_root(g->s->root, p, O_PATH | O_NOFOLLOW);
-        if (fd < 0 || ignored(g->s->src, p)) {
-            if (fd >= 0)
-                close(fd);
+        if (fd < 0)
             return 0;
-        }
         close(fd);
+        int r = ignored(g->s->src, p, err);
+        if (r != 0)
+            return r < 0 ? r : 0;
         return glob_from(g, p, i + 1, err);
     }
     bool any_depth = strcmp(c, "**") == 0;
@@ -210,15 +232,16 @@ static int select_one(const struct kiln_copy_sel *s, const char *rel, struct kil
 {
     if (!has_wildcard(rel)) {
         int fd = kiln_copy_open_in_root(s->root, rel, O_PATH);
-        if (fd < 0 || ignored(s->src, rel)) {
-            if (fd >= 0)
-                close(fd);
+        int r = fd < 0 ? 1 : ignored(s->src, rel, err);
+        if (fd >= 0)
+            close(fd);
+        if (r < 0)
+            return r;
+        if (r > 0)
             return kiln_error_set(err, KILN_E_NOTFOUND,
                                   "failed to compute cache key: \"/%s\": not found: check the "
                                   "path, and that .dockerignore does not exclude it",
                                   rel);
-        }
-        close(fd);
         kiln_strv_push(out, rel);
         return 0;
     }

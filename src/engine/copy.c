@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -39,6 +41,7 @@ struct job {
     int in, out;
     uid_t uid;
     gid_t gid;
+    bool chown; /* uid:gid differ from what the file was created with */
     mode_t mode;
     struct timespec times[2];
     char *rel;
@@ -55,6 +58,8 @@ struct copier {
     int droot;
     bool chown, reset_owner;
     bool unpack; /* ADD: extract local archives */
+    uid_t euid;  /* who files are created as */
+    gid_t egid;
     uint32_t uid, gid;
     struct dir_fixup *dirs; /* metadata of copied directories, set at the end */
     size_t n_dirs, alloc_dirs;
@@ -118,12 +123,33 @@ static int copy_bytes(int in, int out, const char *rel, struct kiln_error **err)
     }
 }
 
-/* Fills a created file: bytes, owner, mode, mtime. Closes both fds. */
+/*
+ * Copies the extended attributes of in to out, after the owner (a chown
+ * clears security.capability). As BuildKit, an attribute that cannot be
+ * read or set is skipped.
+ */
+static void copy_xattrs(int in, int out)
+{
+    char names[4096];
+    ssize_t n = flistxattr(in, names, sizeof(names));
+    if (n <= 0)
+        return; /* none, or a list too long for the common case: skipped */
+    static _Thread_local char value[XATTR_SIZE_MAX];
+    for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+        ssize_t len = fgetxattr(in, names + off, value, sizeof(value));
+        if (len >= 0)
+            (void)fsetxattr(out, names + off, value, (size_t)len, 0);
+    }
+}
+
+/* Fills a created file: bytes, owner, mode, xattrs, mtime. Closes both fds. */
 static int run_job(struct job *j, struct kiln_error **err)
 {
     int r = copy_bytes(j->in, j->out, j->rel, err);
-    if (r >= 0 && (fchown(j->out, j->uid, j->gid) < 0 || fchmod(j->out, j->mode) < 0))
+    if (r >= 0 && ((j->chown && fchown(j->out, j->uid, j->gid) < 0) || fchmod(j->out, j->mode) < 0))
         r = kiln_error_set_errno(err, -errno, "cannot set the owner and mode of '/%s'", j->rel);
+    if (r >= 0)
+        copy_xattrs(j->in, j->out);
     if (r >= 0 && futimens(j->out, j->times) < 0)
         r = kiln_error_set_errno(err, -errno, "cannot set the times of '/%s'", j->rel);
     close(j->in);
@@ -135,7 +161,8 @@ static int run_job(struct job *j, struct kiln_error **err)
 static void drop_job(struct job *j)
 {
     close(j->in);
-    close(j->out);
+    if (j->out >= 0)
+        close(j->out);
     free(j->rel);
 }
 
@@ -236,14 +263,15 @@ struct where {
     const char *rel;   /* source, relative to the source root */
     const char *sub;   /* source, relative to the copied source (--exclude) */
     const char *dpath; /* destination, relative to the destination root */
+    bool fresh;        /* the destination directory was made by this copy: empty, 0700, ours */
 };
 
 static int copy_entry(struct copier *c, int sdir, const char *sname, bool follow,
                       const struct where *w, int dst, const char *dname, unsigned depth,
                       struct kiln_error **err);
 
-static int copy_children(struct copier *c, int sfd, const struct where *w, int dfd, unsigned depth,
-                         struct kiln_error **err)
+static int copy_children(struct copier *c, int sfd, const struct where *w, int dfd, bool fresh,
+                         unsigned depth, struct kiln_error **err)
 {
     if (depth > KILN_COPY_DEPTH_MAX)
         return kiln_error_set(err, KILN_E_LIMIT,
@@ -255,7 +283,7 @@ static int copy_children(struct copier *c, int sfd, const struct where *w, int d
         _cleanup_free_ char *rel = kiln_copy_join(w->rel, names.v[i]);
         _cleanup_free_ char *sub = kiln_copy_join(w->sub, names.v[i]);
         _cleanup_free_ char *dpath = kiln_copy_join(w->dpath, names.v[i]);
-        struct where cw = {.rel = rel, .sub = sub, .dpath = dpath};
+        struct where cw = {.rel = rel, .sub = sub, .dpath = dpath, .fresh = fresh};
         r = copy_entry(c, sfd, names.v[i], false, &cw, dfd, names.v[i], depth + 1, err);
     }
     return r;
@@ -271,14 +299,21 @@ static void remember_dir(struct copier *c, int dst, const char *dname, const str
 static int copy_dir(struct copier *c, int sfd, const struct stat *st, const struct where *w,
                     int dst, const char *dname, unsigned depth, struct kiln_error **err)
 {
-    clear_target(dst, dname, true);
+    if (!w->fresh)
+        clear_target(dst, dname, true);
     bool made = mkdirat(dst, dname, 0700) == 0;
     if (!made && errno != EEXIST)
         return kiln_error_set_errno(err, -errno, "cannot create directory '/%s'", w->dpath);
     int dfd = openat(dst, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open directory '/%s'", w->dpath);
-    int r = copy_children(c, sfd, w, dfd, depth, err);
+    if (made)
+        copy_xattrs(sfd, dfd); /* a directory's survive the chown made at the end */
+    /* under a setgid directory a new one inherits the group and the bit: not plainly ours */
+    struct stat dst_st;
+    bool fresh = made && fstat(dfd, &dst_st) == 0 && !(dst_st.st_mode & S_ISGID) &&
+                 dst_st.st_gid == c->egid;
+    int r = copy_children(c, sfd, w, dfd, fresh, depth, err);
     close(dfd);
     if (r >= 0 && made)
         remember_dir(c, dst, dname, st); /* an existing directory keeps its metadata */
@@ -313,24 +348,28 @@ static int link_seen(struct copier *c, const struct stat *st, int dst, const cha
     return 0;
 }
 
-static int copy_file(struct copier *c, int sfd, const struct stat *st, const struct where *w,
+/* Creates the copy of the regular file open as `in` (taken: closed in every case). */
+static int copy_file(struct copier *c, int in, const struct stat *st, const struct where *w,
                      int dst, const char *dname, struct kiln_error **err)
 {
     bool linked;
+    struct job j = {.in = in, .out = -1, .times = {st->st_atim, st->st_mtim}};
     int r = link_seen(c, st, dst, dname, w->dpath, &linked, err);
-    if (r < 0 || linked)
+    if (r < 0 || linked) {
+        close(in);
         return r;
-    clear_target(dst, dname, false);
-    int out = openat(dst, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0)
-        return kiln_error_set_errno(err, -errno, "cannot create '/%s'", w->dpath);
-    int in = fcntl(sfd, F_DUPFD_CLOEXEC, 3);
-    if (in < 0) {
-        close(out);
-        return kiln_error_set_errno(err, -errno, "cannot read '/%s'", w->rel);
     }
-    struct job j = {.in = in, .out = out, .times = {st->st_atim, st->st_mtim}};
+    if (!w->fresh)
+        clear_target(dst, dname, false);
+    j.out = openat(dst, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (j.out < 0) {
+        r = kiln_error_set_errno(err, -errno, "cannot create '/%s'", w->dpath);
+        close(in);
+        return r;
+    }
     owner(c, st, &j.uid, &j.gid);
+    /* a file made in a directory of ours already belongs to us (no setgid yet) */
+    j.chown = !w->fresh || j.uid != c->euid || j.gid != c->egid;
     r = mode_of(c, st, &j.mode, err);
     if (r < 0) {
         drop_job(&j);
@@ -428,7 +467,7 @@ static int copy_entry(struct copier *c, int sdir, const char *sname, bool follow
     if (S_ISDIR(st.st_mode))
         r = copy_dir(c, fd, &st, w, dst, dname, depth, err);
     else if (S_ISREG(st.st_mode))
-        r = copy_file(c, fd, &st, w, dst, dname, err);
+        r = copy_file(c, TAKE_FD(fd), &st, w, dst, dname, err);
     else
         r = copy_special(c, sdir, sname, &st, w, dst, dname, err);
     if (fd >= 0)
@@ -459,17 +498,14 @@ static int open_dest_dir(struct copier *c, const char *path, struct kiln_error *
         (void)kiln_copy_chmod(c->op->chmod, S_IFDIR | 0755, &mode, NULL);
     if (c->op->chmod && strspn(c->op->chmod, "01234567") != strlen(c->op->chmod))
         mode = 0755; /* only an octal mode applies to the parents */
-    if ((mkdirat(pfd, name, 0700) < 0 && errno != EEXIST) ||
-        fchownat(pfd, name, c->chown ? c->uid : 0, c->chown ? c->gid : 0, AT_SYMLINK_NOFOLLOW) <
-                0 ||
-        fchmodat(pfd, name, mode, 0) < 0) {
-        int r = -errno;
-        close(pfd);
-        return kiln_error_set_errno(err, r, "cannot create directory '/%s'", path);
-    }
-    fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = kiln_copy_mkdir_at(pfd, name, mode, c->chown ? c->uid : 0, c->chown ? c->gid : 0);
     close(pfd);
-    return fd >= 0 ? fd : kiln_error_set_errno(err, -errno, "cannot open '/%s'", path);
+    if (fd == -EEXIST)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "cannot create directory '/%s': a symbolic link to a missing "
+                              "directory is in the way; create its target first",
+                              path);
+    return fd >= 0 ? fd : kiln_error_set_errno(err, fd, "cannot create directory '/%s'", path);
 }
 
 static bool is_dir_in(int root, const char *path)
@@ -493,6 +529,45 @@ static char *dest_base(const struct kiln_vertex_copy *op, bool *ret_is_dir)
     while (n && d[n - 1] == '/')
         n--;
     return kiln_xstrndup(d, n);
+}
+
+/*
+ * --parents: the directories of `keep` below the destination d that do not
+ * exist yet are made with the metadata of their source directories (rel
+ * ends with keep), as BuildKit's copy of the path's parents does.
+ */
+static int make_kept_parents(struct copier *c, const char *rel, const char *keep, const char *d,
+                             struct kiln_error **err)
+{
+    size_t prefix = strlen(rel) - strlen(keep);
+    for (const char *s = strchr(keep, '/'); s; s = strchr(s + 1, '/')) {
+        _cleanup_free_ char *part = kiln_xstrndup(keep, (size_t)(s - keep));
+        _cleanup_free_ char *dst = kiln_copy_join(d, part);
+        if (is_dir_in(c->droot, dst))
+            continue;
+        _cleanup_free_ char *src = kiln_xstrndup(rel, prefix + (size_t)(s - keep));
+        struct stat st;
+        int fd = kiln_copy_open_in_root(c->sel->root, src, O_PATH);
+        int r = fd < 0 ? fd : fstat(fd, &st) < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+        if (r < 0)
+            return kiln_error_set_errno(err, r, "cannot stat '/%s'", src);
+        const char *slash = strrchr(dst, '/');
+        _cleanup_free_ char *parent = kiln_xstrndup(dst, slash ? (size_t)(slash - dst) : 0);
+        const char *name = slash ? slash + 1 : dst;
+        int pfd = open_dest_dir(c, parent, err);
+        if (pfd < 0)
+            return pfd;
+        if (mkdirat(pfd, name, 0700) == 0)
+            remember_dir(c, pfd, name, &st);
+        else
+            r = kiln_error_set_errno(err, -errno, "cannot create directory '/%s'", dst);
+        close(pfd);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* Copies one selected source (rel, kept as `keep` with --parents) into the destination. */
@@ -520,6 +595,8 @@ static int copy_match(struct copier *c, const char *rel, const char *keep, struc
         r = kiln_copy_unpack(c->sel->root, rel, c->dest_root, abs, c->chown ? ids : NULL, &unpacked,
                              err);
     }
+    if (r >= 0 && c->op->parents && *keep)
+        r = make_kept_parents(c, rel, keep, d, err);
     if (r < 0 || unpacked)
         return r;
     int pfd = open_dest_dir(c, parent, err);
@@ -542,10 +619,14 @@ static int finish_dirs(struct copier *c, int r, struct kiln_error **err)
         if (r >= 0)
             r = mode_of(c, &f->st, &mode, err);
         struct timespec ts[2] = {f->st.st_atim, f->st.st_mtim};
-        if (r >= 0 && (fchownat(f->parent, f->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-                       fchmodat(f->parent, f->name, mode, 0) < 0 ||
-                       utimensat(f->parent, f->name, ts, AT_SYMLINK_NOFOLLOW) < 0))
+        /* through the directory's own fd: a link put in its place since is left alone */
+        int fd =
+                r >= 0 ? openat(f->parent, f->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                       : -1;
+        if (fd >= 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || futimens(fd, ts) < 0))
             r = kiln_error_set_errno(err, -errno, "cannot set the owner and mode of '%s'", f->name);
+        if (fd >= 0)
+            close(fd);
         close(f->parent);
         free(f->name);
     }
@@ -631,7 +712,9 @@ int kiln_copy_apply(const struct kiln_vertex_copy *op, const struct kiln_copy_sr
     struct copier c = {.op = op,
                        .dest_root = dest_root,
                        .reset_owner = src && src->reset_owner,
-                       .unpack = op->add && op->unpack != KILN_DF_FALSE};
+                       .unpack = op->add && op->unpack != KILN_DF_FALSE,
+                       .euid = geteuid(),
+                       .egid = getegid()};
     int r = 0;
     if (op->chown) {
         c.chown = true;

@@ -14,6 +14,11 @@
 #include "base/error.h"
 #include "oci/digest.h"
 
+/* Entries kept at most; past it the cache stops growing. */
+#define KILN_HASH_CACHE_MAX 4000000u
+/* A cache file larger than this is ignored (bytes). */
+#define KILN_HASH_CACHE_FILE_MAX (1024ull * 1024 * 1024)
+
 struct kiln_hash_cache;
 
 /* Loads `path` (a missing or unreadable file is an empty cache). The caller frees *ret. */

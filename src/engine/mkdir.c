@@ -45,12 +45,16 @@ int kiln_mkdir_apply(const char *root, const char *path, const char *user, struc
                 break;
             }
             const char *name = last ? last + 1 : p;
-            if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
-                r = kiln_error_set_errno(err, -errno, "WORKDIR %s: cannot create %s", path, p);
-            else if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-                     fchmodat(pfd, name, 0755, 0) < 0)
-                r = kiln_error_set_errno(err, -errno, "WORKDIR %s: cannot set owner of %s", path,
-                                         p);
+            int dfd = kiln_copy_mkdir_at(pfd, name, 0755, uid, gid);
+            if (dfd == -EEXIST)
+                r = kiln_error_set(err, KILN_E_INVALID,
+                                   "WORKDIR %s: /%s is a symbolic link to a missing directory: "
+                                   "create its target first",
+                                   path, p);
+            else if (dfd < 0)
+                r = kiln_error_set_errno(err, dfd, "WORKDIR %s: cannot create /%s", path, p);
+            else
+                close(dfd);
             close(pfd);
         } else if (fd < 0) {
             r = kiln_error_set_errno(err, fd, "WORKDIR %s: %s is not a directory", path, p);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -181,6 +182,11 @@ static void test_contenthash__what_changes_it(void **state)
     expect_differ(kiln_xstrdup(base), sum(f, f->ctx, true, NULL), "link target");
     assert_int_equal(unlink(l), 0);
     assert_int_equal(symlink("src/main.c", l), 0);
+    /* an extended attribute counts; SELinux labels (security.*) do not */
+    assert_int_equal(setxattr(u, "user.kiln", "1", 1, 0), 0);
+    expect_differ(kiln_xstrdup(base), sum(f, f->ctx, true, NULL), "an xattr");
+    assert_int_equal(removexattr(u, "user.kiln"), 0);
+    expect_same(kiln_xstrdup(base), sum(f, f->ctx, true, NULL), "xattr removed");
     /* owners count for a --from stage, never for the context (reset to 0:0) */
     assert_int_equal(lchown(u, 1234, 1234), 0);
     expect_same(kiln_xstrdup(base), sum(f, f->ctx, true, NULL), "context owner");
@@ -251,9 +257,16 @@ static void test_contenthash__cache(void **state)
     expect_same(kiln_xstrdup(cold), sum(f, f->ctx, true, c), "rewritten file");
     assert_int_equal(kiln_hash_cache_save(c, &f->err), 0);
     kiln_hash_cache_free(c);
-    /* a torn or corrupt cache file is an empty cache, never an error */
+    /* a repeated line (the later wins), a corrupt and a torn one are skipped, never an error */
+    char first[4096];
+    FILE *fp = fopen(path, "re");
+    assert_non_null(fp);
+    assert_non_null(fgets(first, sizeof(first), fp));
+    fclose(fp);
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     assert_true(fd >= 0);
+    assert_int_equal(write(fd, first, strlen(first)), (ssize_t)strlen(first));
+    assert_int_equal(write(fd, "1 2 3 4 5 6 sha256:zz x\n", 24), 24);
     assert_int_equal(write(fd, "1 2 3 garbage", 13), 13);
     close(fd);
     assert_int_equal(kiln_hash_cache_open(path, &c, &f->err), 0);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -278,6 +279,15 @@ static void test_copy__destination_rules(void **state)
     set_op(f, "/fresh", (const char *[]){"d", NULL});
     expect_ok(f, run(f));
     expect_owner_mode(f->dest, "fresh", 0, 0, 0750);
+    /* under a setgid directory, new entries still get the copy's owner */
+    assert_int_equal(mkdir(tat(f->dest, "sg"), 0755), 0);
+    assert_int_equal(chown(tat(f->dest, "sg"), 0, 50), 0);
+    assert_int_equal(chmod(tat(f->dest, "sg"), 02775), 0);
+    put(f->ctx, "d/sub/y", "Y", 0644);
+    set_op(f, "/sg/", (const char *[]){"d", NULL});
+    expect_ok(f, run(f));
+    expect_owner_mode(f->dest, "sg/sub/y", 0, 0, 0644);
+    expect_owner_mode(f->dest, "sg/x", 0, 0, 0644);
     /* a file replaces a file */
     put(f->ctx, "f", "F2", 0644);
     set_op(f, "/renamed", (const char *[]){"f", NULL});
@@ -360,10 +370,23 @@ static void test_copy__ownership_and_times(void **state)
     assert_int_equal(utimensat(AT_FDCWD, tat(f->ctx, "d/f"), ts, 0), 0);
     ts[1].tv_sec = 1400000000;
     assert_int_equal(utimensat(AT_FDCWD, tat(f->ctx, "d"), ts, 0), 0);
+    /* extended attributes come along; a capability survives the chown */
+    static const char cap[20] = {1, 0, 0, 2, 0, 0x20};
+    assert_int_equal(setxattr(tat(f->ctx, "d/f"), "user.kiln", "v1", 2, 0), 0);
+    assert_int_equal(setxattr(tat(f->ctx, "d/f"), "security.capability", cap, sizeof(cap), 0), 0);
     /* COPY --from keeps ownership */
     set_op(f, "/from", (const char *[]){"d", NULL});
     expect_ok(f, run_from(f, f->ctx, false));
     expect_owner_mode(f->dest, "from/f", 123, 456, 0640);
+    char val[32];
+    assert_int_equal(setxattr(tat(f->ctx, "d"), "user.dir", "d", 1, 0), 0);
+    set_op(f, "/from2", (const char *[]){"d", NULL});
+    expect_ok(f, run_from(f, f->ctx, false));
+    assert_int_equal(getxattr(tat(f->dest, "from2"), "user.dir", val, sizeof(val)), 1);
+    assert_int_equal(getxattr(tat(f->dest, "from/f"), "user.kiln", val, sizeof(val)), 2);
+    assert_memory_equal(val, "v1", 2);
+    assert_int_equal(getxattr(tat(f->dest, "from/f"), "security.capability", val, sizeof(val)),
+                     sizeof(cap));
     expect_owner_mode(f->dest, "from", 7, 8, 0755);
     /* the context is 0:0 */
     set_op(f, "/ctx", (const char *[]){"d", NULL});
@@ -429,6 +452,33 @@ static void test_copy__exclude(void **state)
     expect_fail(f, run(f), KILN_E_INVALID, "--exclude");
 }
 
+static void test_copy__dockerignore(void **state)
+{
+    struct fx *f = *state;
+    put(f->ctx, "docs/README.md", "r", 0644);
+    put(f->ctx, "docs/other.md", "o", 0644);
+    put(f->ctx, "a.log", "l", 0644);
+    put(f->ctx, "main.c", "m", 0644);
+    char *patterns[] = {"docs", "!docs/README.md", "*.log"};
+    struct kiln_ignore *m = NULL;
+    assert_int_equal(kiln_ignore_new(patterns, 3, &m, &f->err), 0);
+    struct kiln_walk_filter filter = {.exclude = m};
+    struct kiln_copy_src src = {.root = f->ctx, .filter = &filter, .reset_owner = true};
+    set_op(f, "/all/", (const char *[]){".", NULL});
+    expect_ok(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err));
+    expect_content(f->dest, "all/main.c", "m");
+    expect_content(f->dest, "all/docs/README.md", "r"); /* re-included inside an excluded dir */
+    expect_missing(f->dest, "all/docs/other.md");
+    expect_missing(f->dest, "all/a.log");
+    set_op(f, "/x/", (const char *[]){"*.log", NULL});
+    expect_ok(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err));
+    expect_missing(f->dest, "x/a.log");
+    set_op(f, "/x/", (const char *[]){"docs/other.md", NULL});
+    expect_fail(f, kiln_copy_apply(&f->op, &src, f->dest, f->tmp, &f->err), KILN_E_NOTFOUND,
+                "\"/docs/other.md\": not found");
+    kiln_ignore_free(m);
+}
+
 static void test_copy__parents(void **state)
 {
     struct fx *f = *state;
@@ -436,10 +486,13 @@ static void test_copy__parents(void **state)
     put(f->ctx, "x/y/z/b.go", "b", 0644);
     put(f->ctx, "x/y/z/c.txt", "c", 0644);
     put(f->ctx, "x/w/d.go", "d", 0644);
+    assert_int_equal(chmod(tat(f->ctx, "x/y"), 0750), 0);
     f->op.parents = true;
     set_op(f, "/out/", (const char *[]){"x/y/a.go", NULL});
     expect_ok(f, run(f));
     expect_content(f->dest, "out/x/y/a.go", "a");
+    expect_owner_mode(f->dest, "out/x/y", 0, 0, 0750); /* kept parents: the source's metadata */
+    expect_owner_mode(f->dest, "out", 0, 0, 0755);     /* the destination: a made parent */
     set_op(f, "/piv/", (const char *[]){"x/./y/z", NULL});
     expect_ok(f, run(f));
     expect_content(f->dest, "piv/y/z/b.go", "b");
@@ -621,8 +674,18 @@ static void test_copy__add_url(void **state)
     f->op.checksum = NULL;
     set_op(f, "/m/", (const char *[]){missing, NULL});
     expect_fail(f, run(f), KILN_E_UPSTREAM, "404");
+    /* the checksum downloads; the copy of the same build reuses the file */
+    char *once = kiln_xasprintf("%s?once=1", url);
+    set_op(f, "/once/", (const char *[]){once, NULL});
+    struct kiln_copy_src src = {.root = f->ctx, .reset_owner = true};
+    char sum[KILN_OCI_DIGEST_MAX];
+    assert_int_equal(kiln_copy_checksum(&f->op, &src, f->tmp, sum, &f->err), 0);
+    assert_int_equal(strncmp(sum, "sha256:", 7), 0);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    expect_ok(f, run(f));
+    expect_content(f->dest, "once/file.txt", "downloaded\n");
+    free(once);
     free(url);
     free(tgz);
     free(dir);
@@ -663,6 +726,19 @@ static void test_copy__confined(void **state)
     char *out2 = kiln_xasprintf("%s-2", outside);
     assert_int_equal(lstat(out2, &st), -1);
     free(out2);
+    /* a dangling link in the image to a host path: the host file is never touched */
+    char *canary = kiln_xasprintf("/tmp/kiln-copy-canary-%d", (int)getpid());
+    int fd = open(canary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    put_link(f->dest, "hostlink", canary);
+    set_op(f, "/hostlink/sub/", (const char *[]){"f", NULL});
+    expect_fail(f, run(f), KILN_E_INVALID, "symbolic link to a missing directory");
+    assert_int_equal(lstat(canary, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(unlink(canary), 0);
+    free(canary);
     free(outside);
     free(stage);
 }
@@ -701,6 +777,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_copy__ownership_and_times, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__links, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__exclude, fx_setup, fx_teardown),
+            cmocka_unit_test_setup_teardown(test_copy__dockerignore, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__parents, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__inline, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_copy__add_archive, fx_setup, fx_teardown),

@@ -216,6 +216,22 @@ static void test_passwd__workdir(void **state)
     r = kiln_mkdir_apply(f->root, "/etc/file/sub", "", &f->err);
     assert_true(r < 0);
     assert_non_null(strstr(f->err->message, "/etc/file"));
+    /* a dangling link to a host path: the host file is never touched */
+    char *canary = kiln_xasprintf("/tmp/kiln-workdir-canary-%d", (int)getpid());
+    int fd = open(canary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    char *hl = kiln_xasprintf("%s/hostlink", f->root);
+    assert_int_equal(symlink(canary, hl), 0);
+    r = kiln_mkdir_apply(f->root, "/hostlink/sub", "app", &f->err);
+    assert_int_equal(r, KILN_E_INVALID);
+    assert_non_null(strstr(f->err->message, "symbolic link to a missing directory"));
+    assert_int_equal(lstat(canary, &hst), 0);
+    assert_int_equal(hst.st_mode & 07777, 0600);
+    assert_int_equal(hst.st_uid, 0);
+    assert_int_equal(unlink(canary), 0);
+    free(canary);
+    free(hl);
     r = kiln_mkdir_apply(f->root, "/x", "ghost", &f->err);
     assert_int_equal(r, KILN_E_NOTFOUND);
     free(srv);
