@@ -148,6 +148,30 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/*
+ * How many vertices can run at once: the most vertices on one level of the
+ * graph (a vertex's level is one more than its inputs'). Workers beyond it
+ * would only open store handles and contend for the database.
+ */
+static unsigned width(const struct kiln_graph *g)
+{
+    _cleanup_free_ size_t *level = kiln_xcalloc(g->n ? g->n : 1, sizeof(*level));
+    _cleanup_free_ unsigned *count = kiln_xcalloc(g->n + 1, sizeof(*count));
+    unsigned most = 1;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct kiln_vertex *v = g->v[i], *from = from_input(v);
+        size_t l = 0;
+        if (v->base && level[v->base->index] + 1 > l)
+            l = level[v->base->index] + 1;
+        if (from && level[from->index] + 1 > l)
+            l = level[from->index] + 1;
+        level[i] = l;
+        if (++count[l] > most)
+            most = count[l];
+    }
+    return most;
+}
+
 int kiln_solve(struct kiln_solver *sv, struct kiln_error **err)
 {
     const struct kiln_graph *g = sv->graph;
@@ -158,8 +182,8 @@ int kiln_solve(struct kiln_solver *sv, struct kiln_error **err)
     pthread_cond_init(&s.cond, NULL);
 
     unsigned n = sv->workers ? sv->workers : WORKERS_DEFAULT;
-    if (n > g->n)
-        n = g->n ? (unsigned)g->n : 1;
+    if (n > width(g))
+        n = width(g);
     pthread_t *t = kiln_xcalloc(n, sizeof(*t));
     unsigned started = 0;
     for (; started < n; started++)
