@@ -127,7 +127,7 @@ static int load_definition(struct build *b, struct kiln_error **err)
     if (r < 0)
         kiln_error_wrap(err, r, "failed to read dockerfile %s", path);
     if (r >= 0) {
-        kiln_progress_status(p, id, "transferring dockerfile", text.len, 0, true);
+        kiln_progress_status(p, id, "transferring dockerfile:", text.len, 0, true);
         r = kiln_df_parse(text.buf, text.len, &b->ast, err);
     }
     kiln_buf_release(&text);
