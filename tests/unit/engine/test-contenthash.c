@@ -23,77 +23,20 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "base/alloc.h"
-#include "engine/copy.h"
+#include "copy-test.h"
 #include "engine/hash-cache.h"
 
 #include "base/banned.h"
 
-struct fx {
-    char root[64];
-    char *ctx, *tmp;
-    struct kiln_vertex_copy op;
-    struct kiln_error *err;
-};
-
-static int fx_setup(void **state)
+/* COPY . /app/ of the context. */
+static int hash_setup(void **state)
 {
-    struct fx *f = kiln_xcalloc(1, sizeof(*f));
-    (void)snprintf(f->root, sizeof(f->root), "/var/tmp/kiln-hash-test-XXXXXX");
-    if (!mkdtemp(f->root))
+    if (fx_setup(state) < 0)
         return -1;
-    f->ctx = kiln_xasprintf("%s/ctx", f->root);
-    f->tmp = kiln_xasprintf("%s/tmp", f->root);
-    if (mkdir(f->ctx, 0755) < 0 || mkdir(f->tmp, 0700) < 0)
-        return -1;
+    struct fx *f = *state;
     kiln_strv_push(&f->op.sources, ".");
     f->op.dest = kiln_xstrdup("/app/");
-    *state = f;
     return 0;
-}
-
-static void run_tool(const char *const *argv)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = -1;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("'%s' failed (%d)", argv[0], st);
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    run_tool((const char *[]){"rm", "-rf", f->root, NULL});
-    kiln_strv_release(&f->op.sources);
-    kiln_strv_release(&f->op.excludes);
-    free(f->op.dest);
-    kiln_error_free(f->err);
-    free(f->ctx);
-    free(f->tmp);
-    free(f);
-    return 0;
-}
-
-static void put(const char *dir, const char *rel, const char *data, mode_t mode)
-{
-    char *p = kiln_xasprintf("%s/%s", dir, rel);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            fail_msg("mkdir %s: %s", p, strerror(errno));
-        *s = '/';
-    }
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(fchmod(fd, mode), 0);
-    close(fd);
-    free(p);
 }
 
 static void tree(const char *dir)
@@ -279,12 +222,12 @@ static void test_contenthash__cache(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_contenthash__fresh_clone_same_digest, fx_setup,
+            cmocka_unit_test_setup_teardown(test_contenthash__fresh_clone_same_digest, hash_setup,
                                             fx_teardown),
-            cmocka_unit_test_setup_teardown(test_contenthash__what_changes_it, fx_setup,
+            cmocka_unit_test_setup_teardown(test_contenthash__what_changes_it, hash_setup,
                                             fx_teardown),
-            cmocka_unit_test_setup_teardown(test_contenthash__refusals, fx_setup, fx_teardown),
-            cmocka_unit_test_setup_teardown(test_contenthash__cache, fx_setup, fx_teardown),
+            cmocka_unit_test_setup_teardown(test_contenthash__refusals, hash_setup, fx_teardown),
+            cmocka_unit_test_setup_teardown(test_contenthash__cache, hash_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

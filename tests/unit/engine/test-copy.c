@@ -23,73 +23,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "base/alloc.h"
-#include "engine/copy.h"
+#include "copy-test.h"
 
 #include "base/banned.h"
-
-static struct kiln_strv garbage = KILN_STRV_INIT; /* paths made by tat() */
-
-struct fx {
-    char root[64];
-    char *ctx, *dest, *tmp;
-    struct kiln_vertex_copy op;
-    struct kiln_error *err;
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = kiln_xcalloc(1, sizeof(*f));
-    (void)snprintf(f->root, sizeof(f->root), "/var/tmp/kiln-copy-test-XXXXXX");
-    if (!mkdtemp(f->root))
-        return -1;
-    f->ctx = kiln_xasprintf("%s/ctx", f->root);
-    f->dest = kiln_xasprintf("%s/dest", f->root);
-    f->tmp = kiln_xasprintf("%s/tmp", f->root);
-    if (mkdir(f->ctx, 0755) < 0 || mkdir(f->dest, 0755) < 0 || mkdir(f->tmp, 0700) < 0)
-        return -1;
-    f->op.unpack = KILN_DF_UNSET;
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    char *cmd[] = {"rm", "-rf", f->root, NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(cmd[0], cmd);
-        _exit(127);
-    }
-    waitpid(pid, NULL, 0);
-    kiln_strv_release(&f->op.sources);
-    kiln_strv_release(&f->op.excludes);
-    kiln_strv_release(&garbage);
-    free(f->op.dest);
-    kiln_error_free(f->err);
-    free(f->ctx);
-    free(f->dest);
-    free(f->tmp);
-    free(f);
-    return 0;
-}
-
-static char *at(const char *dir, const char *rel)
-{
-    return kiln_xasprintf("%s/%s", dir, rel);
-}
-
-/* mkdir -p of the directories above path. */
-static void parents(char *path)
-{
-    for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            fail_msg("cannot create '%s': %s", path, strerror(errno));
-        *s = '/';
-    }
-}
 
 /* dir/rel, freed when the test ends. */
 static const char *tat(const char *dir, const char *rel)
@@ -97,18 +33,6 @@ static const char *tat(const char *dir, const char *rel)
     char *p = at(dir, rel);
     kiln_strv_take(&garbage, p);
     return p;
-}
-
-static void put(const char *dir, const char *rel, const char *data, mode_t mode)
-{
-    char *p = at(dir, rel);
-    parents(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(fchmod(fd, mode), 0);
-    close(fd);
-    free(p);
 }
 
 static void put_link(const char *dir, const char *rel, const char *target)
@@ -525,20 +449,6 @@ static void test_copy__inline(void **state)
     f->op.chmod = NULL;
     f->op.inline_files = NULL;
     f->op.n_inline_files = 0;
-}
-
-/* Runs a program; fails the test when it fails. */
-static void run_tool(const char *const *argv)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = -1;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("'%s' failed (%d)", argv[0], st);
 }
 
 /* tar -C dir/t [-z] -cf out pkg */
