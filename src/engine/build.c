@@ -99,10 +99,11 @@ static char *dockerfile_path(const struct kiln_build_request *req)
     if (req->dockerfile)
         return kiln_xstrdup(req->dockerfile);
     char *p = kiln_xasprintf("%s/Dockerfile", req->context_dir);
-    if (access(p, F_OK) == 0)
-        return p;
-    free(p);
-    return kiln_xasprintf("%s/dockerfile", req->context_dir);
+    char *lower = kiln_xasprintf("%s/dockerfile", req->context_dir);
+    /* BuildKit falls back to "dockerfile"; a missing file is reported by its usual name */
+    bool use_lower = access(p, F_OK) != 0 && access(lower, F_OK) == 0;
+    free(use_lower ? p : lower);
+    return use_lower ? lower : p;
 }
 
 /* "[internal] load build definition from Dockerfile": read, parse, type. */
@@ -269,6 +270,12 @@ int kiln_build_run(const struct kiln_build_request *req, const struct kiln_build
 {
     *ret = (struct kiln_build_result){.names = KILN_STRV_INIT};
     struct build b = {.req = req, .env = env, .ignore = KILN_STRV_INIT};
+    struct stat st;
+    if (stat(req->context_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return kiln_error_set(err, KILN_E_NOTFOUND,
+                              "the build context '%s' is not a directory: give the directory "
+                              "that holds the files COPY reads (e.g. .)",
+                              req->context_dir);
     int r = kiln_mount_namespace(err);
     if (r >= 0)
         r = load_definition(&b, err);
