@@ -340,6 +340,10 @@ build -o type=cacheonly "$bad"
 rc=$?
 if [[ $rc -eq 1 ]] && grep -q "nope" "$tmp/out"; then ok "a missing base image fails naming it"; else not_ok "a missing base image fails naming it (exit $rc)"; fi
 
+build -o type=cacheonly "$tmp/no-such-context"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "is not a directory" "$tmp/out"; then ok "a missing build context is named"; else not_ok "a missing build context is named (exit $rc)"; fi
+
 # --- the store ------------------------------------------------------------------
 check "kiln du" "$kiln" du
 check "kiln prune --all" "$kiln" prune --all -f
