@@ -270,6 +270,16 @@ static int parse_port(const char *raw, unsigned line, struct kiln_strv *ret,
 }
 
 /* EXPOSE: each word expanded and split (ProcessWords), ranges expanded to one key per port. */
+/* The history entry "WORD [a b c]" of EXPOSE and VOLUME (Go's %v of a list). */
+static void list_history(struct conv_stage *s, const char *word, const struct kiln_strv *items)
+{
+    struct kiln_buf msg = KILN_BUF_INIT(SIZE_MAX);
+    kiln_buf_adds(&msg, word);
+    conv_fmt_list(&msg, items);
+    conv_history(s, msg.buf, false);
+    kiln_buf_release(&msg);
+}
+
 static int expose(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
                   struct kiln_error **err)
 {
@@ -287,11 +297,7 @@ static int expose(struct conv *c, struct conv_stage *s, const struct kiln_df_ins
     json_t *set = config_object(s, "ExposedPorts");
     for (size_t i = 0; i < ports.n; i++)
         json_object_set_new(set, ports.v[i], json_object());
-    struct kiln_buf msg = KILN_BUF_INIT(SIZE_MAX);
-    kiln_buf_adds(&msg, "EXPOSE ");
-    conv_fmt_list(&msg, &ports);
-    conv_history(s, msg.buf, false);
-    kiln_buf_release(&msg);
+    list_history(s, "EXPOSE ", &ports);
     return 0;
 }
 
@@ -371,11 +377,7 @@ static int volume(struct conv *c, struct conv_stage *s, const struct kiln_df_ins
                                        "VOLUME specified can not be an empty string");
         json_object_set_new(set, vols.v[i], json_object());
     }
-    struct kiln_buf msg = KILN_BUF_INIT(SIZE_MAX);
-    kiln_buf_adds(&msg, "VOLUME ");
-    conv_fmt_list(&msg, &vols);
-    conv_history(s, msg.buf, false);
-    kiln_buf_release(&msg);
+    list_history(s, "VOLUME ", &vols);
     return 0;
 }
 
