@@ -144,6 +144,12 @@ char *kiln_vertex_definition(const struct kiln_vertex *v)
                       "platform", platform_json(&v->exec.platform), "network",
                       v->exec.run ? (int)v->exec.run->network : 0, "security",
                       v->exec.run ? (int)v->exec.run->security : 0);
+        if (v->exec.run && v->exec.run->n_mounts) {
+            json_t *mounts = json_array();
+            for (size_t i = 0; i < v->exec.run->n_mounts; i++)
+                json_array_append_new(mounts, json_string(v->exec.run->mounts[i].spec));
+            json_object_set_new(j, "mounts", mounts);
+        }
         break;
     }
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);

@@ -14,6 +14,7 @@
 #include "mount.h"
 #include "oci/whiteout.h"
 #include "passwd.h"
+#include "run-mounts.h"
 #include "sandbox/sandbox.h"
 #include "solver.h"
 
@@ -48,9 +49,14 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
         r = kiln_passwd_resolve(root, x->user, false, &uid, &gid, &groups, &n_groups, err);
     if (r < 0)
         return r;
+    struct kiln_run_mounts mounts;
+    if ((r = kiln_run_mounts_prepare(ctx->sv->data_dir, ctx->sv->builder, x, &mounts, err)) < 0)
+        return r;
     _cleanup_free_ char *state = kiln_xasprintf("%s/exec-%s", ctx->sv->tmp_dir, snap);
-    if (mkdir(state, 0700) < 0)
+    if (mkdir(state, 0700) < 0) {
+        kiln_run_mounts_release(&mounts);
         return kiln_error_set_errno(err, -errno, "cannot create '%s'", state);
+    }
     _cleanup_free_ char **argv = nul_terminated(&x->args);
     _cleanup_free_ char **env = nul_terminated(&x->env);
     bool none = x->run && x->run->network == KILN_DF_NETWORK_NONE;
@@ -63,6 +69,8 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
             .gid = gid,
             .groups = groups,
             .n_groups = n_groups,
+            .mounts = mounts.v,
+            .n_mounts = mounts.n,
             .network = none ? KILN_SANDBOX_NET_NONE : KILN_SANDBOX_NET_HOST,
             .state_dir = state,
             .cancel_fd = -1,
@@ -71,6 +79,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
     };
     int code = 0;
     r = kiln_sandbox_run(&o, &code, err);
+    kiln_run_mounts_release(&mounts);
     kiln_oci_remove_at(AT_FDCWD, state, NULL);
     if (r < 0 || code == 0)
         return r;

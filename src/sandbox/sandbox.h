@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,14 @@ enum kiln_sandbox_network {
 
 typedef void kiln_sandbox_output_fn(void *userdata, int stream, const char *data, size_t len);
 
+/* A mount besides the standard ones: a host directory bound in, or a tmpfs. */
+struct kiln_sandbox_mount {
+    const char *source; /* a host directory; NULL: a tmpfs */
+    const char *target; /* absolute, inside the container */
+    bool readonly;
+    int64_t size; /* tmpfs: bytes, 0 for the kernel's default */
+};
+
 struct kiln_sandbox_opts {
     const char *rootfs;      /* a writable directory */
     const char *const *argv; /* NULL-terminated, run as is */
@@ -29,6 +38,8 @@ struct kiln_sandbox_opts {
     uint32_t uid, gid;
     const uint32_t *groups;
     size_t n_groups;
+    const struct kiln_sandbox_mount *mounts; /* RUN --mount: cache and tmpfs mounts */
+    size_t n_mounts;
     enum kiln_sandbox_network network;
     const char *hostname;  /* NULL: "buildkitsandbox" */
     const char *state_dir; /* an empty private directory for the bundle */

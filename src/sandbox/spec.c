@@ -78,6 +78,27 @@ static json_t *mount_list(const char *hosts, const char *resolv)
     return a;
 }
 
+/* RUN --mount's mounts, after the standard ones so they may sit below them. */
+static void extra_mounts(json_t *list, const struct kiln_sandbox_opts *o)
+{
+    for (size_t i = 0; i < o->n_mounts; i++) {
+        const struct kiln_sandbox_mount *m = &o->mounts[i];
+        json_t *opts = json_array();
+        if (m->source) {
+            json_array_append_new(opts, json_string("rbind"));
+            json_array_append_new(opts, json_string(m->readonly ? "ro" : "rw"));
+        } else {
+            json_array_append_new(opts, json_string("nosuid"));
+            json_array_append_new(opts, json_string("nodev"));
+            if (m->size > 0)
+                json_array_append_new(opts, json_sprintf("size=%lld", (long long)m->size));
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "destination", m->target,
+                                              "type", m->source ? "bind" : "tmpfs", "source",
+                                              m->source ? m->source : "tmpfs", "options", opts));
+    }
+}
+
 json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, const char *resolv)
 {
     json_t *groups = json_array();
@@ -99,8 +120,9 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
                            strings(masked, ELEMENTSOF(masked)), "readonlyPaths",
                            strings(readonly, ELEMENTSOF(readonly)), "resources", "devices", "allow",
                            0, "access", "rwm");
+    json_t *mounts = mount_list(hosts, resolv);
+    extra_mounts(mounts, o);
     return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",
                      "path", o->rootfs, "readonly", 0, "process", process, "hostname",
-                     o->hostname ? o->hostname : "buildkitsandbox", "mounts",
-                     mount_list(hosts, resolv), "linux", lx);
+                     o->hostname ? o->hostname : "buildkitsandbox", "mounts", mounts, "linux", lx);
 }
