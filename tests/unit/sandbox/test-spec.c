@@ -157,6 +157,31 @@ static void test_spec__mounts_and_masks(void **state)
     json_decref(spec);
 }
 
+static void test_spec__run_mounts_come_last(void **state)
+{
+    (void)state;
+    struct kiln_sandbox_opts o = opts(KILN_SANDBOX_NET_NONE);
+    const struct kiln_sandbox_mount extra[] = {
+            {.source = "/data/cache-mounts/ab", .target = "/root/.cache"},
+            {.source = "/data/cache-mounts/cd", .target = "/ro", .readonly = true},
+            {.source = NULL, .target = "/scratch", .size = 1048576},
+    };
+    o.mounts = extra;
+    o.n_mounts = ELEMENTSOF(extra);
+    json_t *spec = kiln_sandbox_spec(&o, "/s/hosts", "/s/resolv.conf");
+    json_t *mounts = json_object_get(spec, "mounts");
+    size_t n = json_array_size(mounts);
+    json_t *cache = json_array_get(mounts, n - 3), *ro = json_array_get(mounts, n - 2),
+           *tmp = json_array_get(mounts, n - 1);
+    assert_string_equal(json_string_value(json_object_get(cache, "destination")), "/root/.cache");
+    assert_string_equal(json_string_value(json_object_get(cache, "type")), "bind");
+    assert_true(has_string(json_object_get(cache, "options"), "rw"));
+    assert_true(has_string(json_object_get(ro, "options"), "ro"));
+    assert_string_equal(json_string_value(json_object_get(tmp, "type")), "tmpfs");
+    assert_true(has_string(json_object_get(tmp, "options"), "size=1048576"));
+    json_decref(spec);
+}
+
 static void test_netfiles__hosts(void **state)
 {
     struct kiln_buf b = KILN_BUF_INIT(4096);
@@ -364,6 +389,7 @@ int main(void)
             cmocka_unit_test(test_spec__process_as_given),
             cmocka_unit_test(test_spec__fourteen_default_capabilities),
             cmocka_unit_test(test_spec__namespaces_follow_network),
+            cmocka_unit_test(test_spec__run_mounts_come_last),
             cmocka_unit_test(test_spec__mounts_and_masks),
             cmocka_unit_test(test_netfiles__hosts),
             cmocka_unit_test(test_netfiles__resolv_drops_loopback_without_host_network),
