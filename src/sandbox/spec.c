@@ -120,9 +120,9 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
                            strings(masked, ELEMENTSOF(masked)), "readonlyPaths",
                            strings(readonly, ELEMENTSOF(readonly)), "resources", "devices", "allow",
                            0, "access", "rwm");
-    json_t *mounts = mount_list(hosts, resolv);
-    extra_mounts(mounts, o);
+    json_t *list = mount_list(hosts, resolv);
+    extra_mounts(list, o);
     return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",
                      "path", o->rootfs, "readonly", 0, "process", process, "hostname",
-                     o->hostname ? o->hostname : "buildkitsandbox", "mounts", mounts, "linux", lx);
+                     o->hostname ? o->hostname : "buildkitsandbox", "mounts", list, "linux", lx);
 }
