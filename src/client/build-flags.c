@@ -1,278 +1,202 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * build-flags.c - `kiln build` flags, as buildx reads them, into a build
+ * build-flags.c - `kiln build` flags, read as buildx reads them, into a build
  * request (docs/internals/client.md).
  */
 #include "build-flags.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
+#include "base/limits.h"
+#include "build-output.h"
+#include "oci/platform.h"
 #include "oci/reference.h"
 
 #include "base/banned.h"
 
-static struct kiln_build_output *add_output(struct kiln_build_request *req)
+static int push_capped(const char *flag, struct kiln_strv *to, char *value, struct kiln_error **err)
 {
-    req->outputs = kiln_xrealloc(req->outputs, (req->n_outputs + 1) * sizeof(*req->outputs));
-    struct kiln_build_output *o = &req->outputs[req->n_outputs++];
-    *o = (struct kiln_build_output){.names = KILN_STRV_INIT,
-                                    .compression = KILN_OCI_COMPRESSION_GZIP,
-                                    .compression_level = KILN_OCI_LEVEL_DEFAULT,
-                                    .oci_mediatypes = KILN_DF_UNSET};
-    return o;
-}
-
-static int parse_bool(const char *key, const char *v, bool *ret, struct kiln_error **err)
-{
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-        *ret = true;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-        *ret = false;
-    else
-        return kiln_error_set(err, KILN_E_INVALID, "--output: %s=%s: use true or false", key, v);
-    return 0;
-}
-
-static int output_type(const char *v, struct kiln_build_output *o, struct kiln_error **err)
-{
-    static const struct {
-        const char *name;
-        enum kiln_output_type type;
-        bool push;
-    } types[] = {
-            {"image", KILN_OUTPUT_IMAGE, false},
-            {"registry", KILN_OUTPUT_IMAGE, true},
-            {"oci", KILN_OUTPUT_OCI, false},
-            {"docker", KILN_OUTPUT_DOCKER, false},
-            {"tar", KILN_OUTPUT_TAR, false},
-            {"local", KILN_OUTPUT_LOCAL, false},
-            {"cacheonly", KILN_OUTPUT_CACHEONLY, false},
-    };
-    for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
-        if (strcmp(v, types[i].name) == 0) {
-            o->type = types[i].type;
-            o->push |= types[i].push;
-            return 0;
-        }
-    return kiln_error_set(err, KILN_E_INVALID,
-                          "--output: unknown type '%s': use registry, image, oci, docker, tar, "
-                          "local or cacheonly",
-                          v);
-}
-
-static int output_field(const char *key, const char *v, struct kiln_build_output *o,
-                        struct kiln_error **err)
-{
-    if (strcmp(key, "type") == 0)
-        return output_type(v, o, err);
-    if (strcmp(key, "dest") == 0) {
-        free(o->dest);
-        o->dest = kiln_xstrdup(v);
-        return 0;
+    if (to->n >= KILN_BUILD_FLAG_VALUES_MAX) {
+        free(value);
+        return kiln_error_set(err, KILN_E_LIMIT, "%s: more than %u values; use fewer", flag,
+                              KILN_BUILD_FLAG_VALUES_MAX);
     }
-    if (strcmp(key, "name") == 0) {
-        _cleanup_free_ char *copy = kiln_xstrdup(v);
-        char *save = NULL;
-        for (char *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save))
-            kiln_strv_push(&o->names, n);
-        return 0;
-    }
-    if (strcmp(key, "push") == 0)
-        return parse_bool(key, v, &o->push, err);
-    if (strcmp(key, "force-compression") == 0)
-        return parse_bool(key, v, &o->force_compression, err);
-    if (strcmp(key, "oci-mediatypes") == 0) {
-        bool b;
-        int r = parse_bool(key, v, &b, err);
-        o->oci_mediatypes = b ? KILN_DF_TRUE : KILN_DF_FALSE;
-        return r;
-    }
-    if (strcmp(key, "compression") == 0)
-        return kiln_oci_compression_parse(v, &o->compression, err);
-    if (strcmp(key, "compression-level") == 0) {
-        char *end;
-        long l = strtol(v, &end, 10);
-        if (*end || l < 0 || l > 22)
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "--output: compression-level=%s: use 0-9 (gzip) or 0-22 (zstd)",
-                                  v);
-        o->compression_level = (int)l;
-        return 0;
-    }
-    return kiln_error_set(err, KILN_E_INVALID,
-                          "--output: unknown key '%s' (known: type, dest, name, push, "
-                          "compression, compression-level, force-compression, oci-mediatypes)",
-                          key);
-}
-
-/* -o VALUE: CSV key=value, or a bare path (type=local) or "-" (type=tar to stdout). */
-static int parse_output(const char *value, struct kiln_build_request *req, struct kiln_error **err)
-{
-    struct kiln_build_output *o = add_output(req);
-    if (!strchr(value, '=')) {
-        o->type = strcmp(value, "-") == 0 ? KILN_OUTPUT_TAR : KILN_OUTPUT_LOCAL;
-        o->dest = kiln_xstrdup(value);
-        return 0;
-    }
-    _cleanup_free_ char *copy = kiln_xstrdup(value);
-    char *save = NULL;
-    bool typed = false;
-    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(f, '=');
-        if (!eq) /* a value of name= continues after a comma */
-            return kiln_error_set(err, KILN_E_INVALID, "--output: '%s' is not key=value", f);
-        *eq = '\0';
-        typed |= strcmp(f, "type") == 0;
-        int r = output_field(f, eq + 1, o, err);
-        if (r < 0)
-            return r;
-    }
-    if (!typed)
-        return kiln_error_set(err, KILN_E_INVALID,
-                              "--output: type= is required (e.g. type=oci,dest=out.tar)");
+    kiln_strv_take(to, value);
     return 0;
 }
 
 static int check_tag(const char *tag, struct kiln_error **err)
 {
     struct kiln_oci_ref *ref = NULL;
-    int r = kiln_oci_ref_parse_normalized(tag, &ref, err);
+    struct kiln_error *why = NULL;
+    int r = kiln_oci_ref_parse_normalized(tag, &ref, &why);
     kiln_oci_ref_free(ref);
-    return r < 0 ? kiln_error_wrap(err, r, "-t %s", tag) : 0;
+    if (r < 0)
+        r = kiln_error_set(err, KILN_E_INVALID,
+                           "--tag '%s': %s; use NAME[:TAG] such as registry.example.com/app:1", tag,
+                           kiln_error_message(why, r));
+    kiln_error_free(why);
+    return r < 0 ? r : 0;
 }
 
+/* K=V as given; K alone takes $K (dropped when unset) or, for labels, an empty value. */
 static int key_value(const char *flag, const char *v, struct kiln_strv *to, bool from_env,
                      struct kiln_error **err)
 {
     const char *eq = strchr(v, '=');
-    if (eq == v)
-        return kiln_error_set(err, KILN_E_INVALID, "%s '%s': the name is empty", flag, v);
-    if (eq) {
-        kiln_strv_push(to, v);
-        return 0;
-    }
+    if (eq == v || !*v)
+        return kiln_error_set(err, KILN_E_INVALID, "%s '%s': the name is empty; use KEY=VALUE",
+                              flag, v);
+    if (eq)
+        return push_capped(flag, to, kiln_xstrdup(v), err);
     if (!from_env)
-        return kiln_error_set(err, KILN_E_INVALID, "%s '%s': use KEY=VALUE", flag, v);
+        return push_capped(flag, to, kiln_xasprintf("%s=", v), err);
     const char *env = getenv(v);
-    if (env)
-        kiln_strv_take(to, kiln_xasprintf("%s=%s", v, env));
+    return env ? push_capped(flag, to, kiln_xasprintf("%s=%s", v, env), err) : 0;
+}
+
+static int read_all(FILE *in, char **ret, struct kiln_error **err)
+{
+    struct kiln_buf b = KILN_BUF_INIT(KILN_DOCKERFILE_MAX);
+    char chunk[65536];
+    size_t n;
+    int r = 0;
+    while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+        r = kiln_buf_add(&b, chunk, n);
+    if (r == 0 && ferror(in))
+        r = kiln_error_set_errno(err, -EIO, "--file -: cannot read the Dockerfile from stdin");
+    else if (r < 0)
+        r = kiln_error_set(err, KILN_E_LIMIT,
+                           "--file -: the Dockerfile on stdin is larger than %u bytes",
+                           KILN_DOCKERFILE_MAX);
+    if (r < 0) {
+        kiln_buf_release(&b);
+        return r;
+    }
+    *ret = kiln_buf_detach(&b, NULL);
     return 0;
 }
 
-/* Matches flag `name` (and `short_name`) at argv[*i]; sets *value from "=..." or the next word. */
-static int take(int argc, char **argv, int *i, const char *name, const char *short_name,
-                const char **value, struct kiln_error **err)
+static int set_platforms(const char *v, struct kiln_build_request *req, struct kiln_error **err)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) == 0 && a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
+    _cleanup_free_ char *copy = kiln_xstrdup(v);
+    char *save = NULL;
+    for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        struct kiln_oci_platform p;
+        struct kiln_error *why = NULL;
+        int r = kiln_oci_platform_parse(s, &p, &why);
+        if (r < 0) {
+            r = kiln_error_set(err, KILN_E_INVALID,
+                               "--platform '%s': %s; use OS/ARCH such as linux/amd64", s,
+                               kiln_error_message(why, r));
+            kiln_error_free(why);
+            return r;
+        }
+        kiln_oci_platform_normalize(&p);
+        char *name = kiln_oci_platform_format(&p);
+        kiln_oci_platform_release(&p);
+        if (kiln_strv_find(&req->platforms, name) >= 0)
+            free(name);
+        else if ((r = push_capped("--platform", &req->platforms, name, err)) < 0)
+            return r;
     }
-    if (strcmp(a, name) != 0 && (!short_name || strcmp(a, short_name) != 0))
-        return 0;
-    if (*i + 1 >= argc)
-        return kiln_error_set(err, KILN_E_INVALID, "flag %s needs a value", a);
-    *value = argv[++*i];
-    return 1;
+    return 0;
 }
 
+/* A flag that takes a value: what it does with it. */
 struct value_flag {
-    const char *name, *short_name;
-    int (*apply)(const char *v, struct kiln_build_request *req, struct kiln_build_cli *cli,
-                 struct kiln_error **err);
+    const char *name;
+    char short_name; /* '\0': none */
+    int (*apply)(const char *v, FILE *in, struct kiln_build_request *req,
+                 struct kiln_build_cli *cli, struct kiln_error **err);
 };
 
-#define SETTER(fn)                                                                           \
-    static int fn(const char *v, struct kiln_build_request *req, struct kiln_build_cli *cli, \
-                  struct kiln_error **err)
+#define SETTER(fn)                                                         \
+    static int fn(const char *v, FILE *in, struct kiln_build_request *req, \
+                  struct kiln_build_cli *cli, struct kiln_error **err)
 
 SETTER(set_file)
 {
-    (void)cli, (void)err;
     free(req->dockerfile);
     req->dockerfile = kiln_xstrdup(v);
-    return 0;
+    free(req->dockerfile_text);
+    req->dockerfile_text = NULL;
+    return strcmp(v, "-") == 0 ? read_all(in, &req->dockerfile_text, err) : 0;
 }
 SETTER(set_tag)
 {
-    (void)cli;
-    kiln_strv_push(&req->tags, v);
-    return check_tag(v, err);
+    int r = check_tag(v, err);
+    return r < 0 ? r : push_capped("--tag", &req->tags, kiln_xstrdup(v), err);
 }
 SETTER(set_build_arg)
 {
-    (void)cli;
     return key_value("--build-arg", v, &req->build_args, true, err);
 }
 SETTER(set_label)
 {
-    (void)cli;
     return key_value("--label", v, &req->labels, false, err);
 }
 SETTER(set_target)
 {
-    (void)cli, (void)err;
+    if (!*v)
+        return kiln_error_set(err, KILN_E_INVALID, "--target: the stage name is empty");
     free(req->target);
     req->target = kiln_xstrdup(v);
     return 0;
 }
 SETTER(set_platform)
 {
-    (void)cli, (void)err;
-    _cleanup_free_ char *copy = kiln_xstrdup(v);
-    char *save = NULL;
-    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
-        kiln_strv_push(&req->platforms, p);
-    return 0;
+    return set_platforms(v, req, err);
 }
 SETTER(set_output)
 {
-    (void)cli;
-    return parse_output(v, req, err);
+    return kiln_build_output_parse(v, req, err);
 }
 SETTER(set_progress)
 {
-    (void)req;
-    return kiln_progress_mode_parse(v, &cli->progress, err);
+    struct kiln_error *why = NULL;
+    int r = kiln_progress_mode_parse(v, &cli->progress, &why);
+    if (r < 0)
+        r = kiln_error_set(err, r, "--progress: %s", kiln_error_message(why, r));
+    kiln_error_free(why);
+    return r;
 }
 SETTER(set_metadata)
 {
-    (void)req, (void)err;
     cli->metadata_file = v;
     return 0;
 }
 SETTER(set_iidfile)
 {
-    (void)req, (void)err;
     cli->iidfile = v;
     return 0;
 }
 
 static const struct value_flag value_flags[] = {
-        {"--file", "-f", set_file},
-        {"--tag", "-t", set_tag},
-        {"--build-arg", NULL, set_build_arg},
-        {"--label", NULL, set_label},
-        {"--target", NULL, set_target},
-        {"--platform", NULL, set_platform},
-        {"--output", "-o", set_output},
-        {"--progress", NULL, set_progress},
-        {"--metadata-file", NULL, set_metadata},
-        {"--iidfile", NULL, set_iidfile},
+        {"--file", 'f', set_file},
+        {"--tag", 't', set_tag},
+        {"--build-arg", 0, set_build_arg},
+        {"--label", 0, set_label},
+        {"--target", 0, set_target},
+        {"--platform", 0, set_platform},
+        {"--output", 'o', set_output},
+        {"--progress", 0, set_progress},
+        {"--metadata-file", 0, set_metadata},
+        {"--iidfile", 0, set_iidfile},
 };
 
-static int bool_flag(const char *a, struct kiln_build_request *req, struct kiln_build_cli *cli)
+static bool bool_flag(const char *a, struct kiln_build_cli *cli, bool *push, bool *load,
+                      struct kiln_build_request *req)
 {
     if (strcmp(a, "--push") == 0)
-        add_output(req)->push = true;
+        *push = true;
     else if (strcmp(a, "--load") == 0)
-        add_output(req)->type = KILN_OUTPUT_DOCKER;
+        *load = true;
     else if (strcmp(a, "--no-cache") == 0)
         req->no_cache = true;
     else if (strcmp(a, "--pull") == 0)
@@ -281,17 +205,83 @@ static int bool_flag(const char *a, struct kiln_build_request *req, struct kiln_
         cli->quiet = true;
     else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
         cli->help = true;
+    else if (strcmp(a, "--dry-run-request") == 0)
+        cli->dry_run = true;
+    else
+        return false;
+    return true;
+}
+
+/*
+ * Matches argv[*i] against a value flag: "--name V", "--name=V", "-x V",
+ * "-xV", "-x=V" (pflag's forms). Returns 1 with *ret_value, 0 for no match.
+ */
+static int take(int argc, char **argv, int *i, const struct value_flag *f, const char **ret_value,
+                struct kiln_error **err)
+{
+    const char *a = argv[*i], *v = NULL;
+    size_t n = strlen(f->name);
+    if (strncmp(a, f->name, n) == 0 && (a[n] == '=' || !a[n]))
+        v = a[n] == '=' ? a + n + 1 : NULL;
+    else if (f->short_name && a[0] == '-' && a[1] == f->short_name)
+        v = a[2] == '=' ? a + 3 : a[2] ? a + 2 : NULL;
     else
         return 0;
+    if (!v) {
+        if (*i + 1 >= argc)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "flag needs an argument: %s (see kiln build --help)", a);
+        v = argv[++*i];
+    }
+    *ret_value = v;
     return 1;
 }
 
+static int flag(int argc, char **argv, int *i, FILE *in, struct kiln_build_request *req,
+                struct kiln_build_cli *cli, struct kiln_error **err)
+{
+    for (size_t k = 0; k < ELEMENTSOF(value_flags); k++) {
+        const char *v;
+        int r = take(argc, argv, i, &value_flags[k], &v, err);
+        if (r != 0)
+            return r < 0 ? r : value_flags[k].apply(v, in, req, cli, err);
+    }
+    return kiln_error_set(err, KILN_E_INVALID, "unknown flag: %s (see kiln build --help)",
+                          argv[*i]);
+}
+
+static int set_context(const char *a, struct kiln_build_request *req, struct kiln_error **err)
+{
+    if (req->context_dir)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "kiln build takes one build context, not '%s' and '%s'",
+                              req->context_dir, a);
+    if (strcmp(a, "-") == 0 || strstr(a, "://") || strncmp(a, "git@", 4) == 0)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "context '%s': only a local directory is supported yet; clone or "
+                              "unpack it and pass the directory",
+                              a);
+    /* A missing directory is the build's failure (exit 1), as buildx's "unable to prepare context".
+     */
+    req->context_dir = kiln_xstrdup(a);
+    return 0;
+}
+
+/* buildx takes SOURCE_DATE_EPOCH from the environment as a build argument unless one is given. */
 static int epoch(struct kiln_build_request *req, struct kiln_error **err)
 {
-    const char *v = getenv("SOURCE_DATE_EPOCH");
+    const char *v = NULL;
     for (size_t i = 0; i < req->build_args.n; i++)
         if (strncmp(req->build_args.v[i], "SOURCE_DATE_EPOCH=", 18) == 0)
             v = req->build_args.v[i] + 18;
+    const char *env = getenv("SOURCE_DATE_EPOCH");
+    if (!v && env) {
+        v = env;
+        int r = push_capped("--build-arg", &req->build_args,
+                            kiln_xasprintf("SOURCE_DATE_EPOCH=%s", env), err);
+        if (r < 0)
+            return r;
+    }
     if (!v || !*v)
         return 0;
     char *end;
@@ -299,15 +289,39 @@ static int epoch(struct kiln_build_request *req, struct kiln_error **err)
     long long e = strtoll(v, &end, 10);
     if (*end || errno || e < 0)
         return kiln_error_set(err, KILN_E_INVALID,
-                              "SOURCE_DATE_EPOCH=%s: use seconds since 1970 (e.g. $(git log -1 "
-                              "--format=%%ct))",
+                              "SOURCE_DATE_EPOCH=%s: use whole seconds since 1970 (e.g. "
+                              "$(git log -1 --format=%%ct))",
                               v);
     req->has_epoch = true;
     req->epoch = e;
     return 0;
 }
 
-int kiln_build_flags_parse(int argc, char **argv, struct kiln_build_request *req,
+static int finish(struct kiln_build_request *req, struct kiln_build_cli *cli, bool push, bool load,
+                  bool progress_given, struct kiln_error **err)
+{
+    if (!req->context_dir)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "kiln build requires exactly 1 argument, the build context (e.g. "
+                              "kiln build -t app .)");
+    if (req->platforms.n > 1)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--platform: building for several platforms at once is not "
+                              "supported yet; run one build per platform");
+    if (cli->quiet && progress_given && cli->progress != KILN_PROGRESS_AUTO &&
+        cli->progress != KILN_PROGRESS_QUIET)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--quiet and --progress cannot be used together; drop one of them");
+    if (cli->quiet)
+        cli->progress = KILN_PROGRESS_QUIET;
+    int r = kiln_build_outputs_finish(req, push, load, isatty(STDOUT_FILENO), err);
+    if (r < 0)
+        return r;
+    req->builder = kiln_xstrdup("local");
+    return epoch(req, err);
+}
+
+int kiln_build_flags_parse(int argc, char **argv, FILE *in, struct kiln_build_request *req,
                            struct kiln_build_cli *cli, struct kiln_error **err)
 {
     *req = (struct kiln_build_request){.tags = KILN_STRV_INIT,
@@ -316,43 +330,61 @@ int kiln_build_flags_parse(int argc, char **argv, struct kiln_build_request *req
                                        .platforms = KILN_STRV_INIT};
     *cli = (struct kiln_build_cli){.progress = KILN_PROGRESS_AUTO};
     const char *env = getenv("BUILDKIT_PROGRESS");
-    if (env && *env && kiln_progress_mode_parse(env, &cli->progress, err) < 0)
-        return kiln_error_wrap(err, KILN_E_INVALID, "BUILDKIT_PROGRESS");
+    bool progress_given = env && *env, push = false, load = false, flags_done = false;
+    struct kiln_error *why = NULL;
+    if (progress_given && kiln_progress_mode_parse(env, &cli->progress, &why) < 0) {
+        int r = kiln_error_set(err, KILN_E_INVALID, "BUILDKIT_PROGRESS: %s", why->message);
+        kiln_error_free(why);
+        return r;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (req->context_dir)
-                return kiln_error_set(err, KILN_E_INVALID, "one build context only ('%s' and '%s')",
-                                      req->context_dir, a);
-            req->context_dir = kiln_xstrdup(a);
-            continue;
-        }
-        if (bool_flag(a, req, cli))
-            continue;
         int r = 0;
-        size_t k;
-        for (k = 0; k < sizeof(value_flags) / sizeof(*value_flags); k++) {
-            const char *v;
-            r = take(argc, argv, &i, value_flags[k].name, value_flags[k].short_name, &v, err);
-            if (r < 0)
-                return r;
-            if (r > 0) {
-                r = value_flags[k].apply(v, req, cli, err);
-                break;
-            }
+        if (flags_done || a[0] != '-' || strcmp(a, "-") == 0)
+            r = set_context(a, req, err);
+        else if (strcmp(a, "--") == 0)
+            flags_done = true;
+        else if (!bool_flag(a, cli, &push, &load, req)) {
+            progress_given |= strncmp(a, "--progress", 10) == 0;
+            r = flag(argc, argv, &i, in, req, cli, err);
         }
         if (r < 0)
             return r;
-        if (k == sizeof(value_flags) / sizeof(*value_flags))
-            return kiln_error_set(err, KILN_E_INVALID, "unknown flag: %s (see kiln build --help)",
-                                  a);
     }
-    if (cli->help)
-        return 0;
-    if (!req->context_dir)
-        return kiln_error_set(err, KILN_E_INVALID,
-                              "kiln build needs exactly one argument, the build context (e.g. .)");
-    if (cli->quiet)
-        cli->progress = KILN_PROGRESS_QUIET;
-    return epoch(req, err);
+    return cli->help ? 0 : finish(req, cli, push, load, progress_given, err);
+}
+
+static json_t *strv_json(const struct kiln_strv *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n; i++)
+        json_array_append_new(a, json_string(s->v[i]));
+    return a;
+}
+
+static json_t *nullable(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *kiln_build_request_json(const struct kiln_build_request *req,
+                                const struct kiln_build_cli *cli)
+{
+    static const char *const modes[] = {"auto", "plain", "tty", "quiet", "rawjson"};
+    json_t *outputs = json_array();
+    for (size_t i = 0; i < req->n_outputs; i++)
+        json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
+    return json_pack(
+            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:s, s:s, s:b, s:o, s:o}",
+            "context", nullable(req->context_dir), "dockerfile", nullable(req->dockerfile),
+            "dockerfile_stdin_bytes",
+            req->dockerfile_text ? json_integer((json_int_t)strlen(req->dockerfile_text))
+                                 : json_null(),
+            "tags", strv_json(&req->tags), "build_args", strv_json(&req->build_args), "labels",
+            strv_json(&req->labels), "target", nullable(req->target), "platforms",
+            strv_json(&req->platforms), "outputs", outputs, "no_cache", req->no_cache, "pull",
+            req->pull, "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(),
+            "builder", req->builder ? req->builder : "", "progress", modes[cli->progress], "quiet",
+            cli->quiet, "metadata_file", nullable(cli->metadata_file), "iidfile",
+            nullable(cli->iidfile));
 }

@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd-build.c - `kiln build`: a Dockerfile build with buildx's flags, run by
- * the engine in-process (the local driver) (docs/internals/client.md).
+ * the engine in this process (the local driver) (docs/internals/client.md).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/buf.h"
 #include "base/human.h"
 #include "build-flags.h"
+#include "build-metadata.h"
 #include "commands.h"
 #include "data-dir.h"
 
@@ -23,153 +19,141 @@
 
 void kiln_cmd_build_help(void)
 {
-    printf("usage: kiln build [OPTIONS] CONTEXT\n\n"
-           "Builds the Dockerfile of CONTEXT (a directory) with BuildKit's semantics and sends\n"
-           "the result where --output says. Flags mean what they mean to docker buildx build.\n\n"
-           "options:\n"
-           "  -f, --file PATH          the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)\n"
-           "  -t, --tag NAME           name the image (repeatable)\n"
-           "      --build-arg K=V      set a build argument (K alone: from the environment)\n"
-           "      --target STAGE       build this stage (default: the last one)\n"
-           "      --platform OS/ARCH   the platform to build for (default: this machine's)\n"
-           "  -o, --output SPEC        type=registry|image|oci|docker|tar|local|cacheonly with\n"
-           "                           dest=, name=, push=true, "
-           "compression=gzip|zstd|uncompressed,\n"
-           "                           compression-level=, force-compression=, oci-mediatypes=;\n"
-           "                           a bare DIR means type=local,dest=DIR, - a tar on stdout\n"
-           "      --push               push the image to the registry of its tag (type=registry)\n"
-           "      --load               load the image into the local Docker engine (type=docker)\n"
-           "      --no-cache           run every step again\n"
-           "      --pull               fetch base images' metadata again (always done)\n"
-           "      --label K=V          add a label to the image (repeatable)\n"
-           "      --progress MODE      auto, plain, tty, quiet or rawjson (env BUILDKIT_PROGRESS)\n"
-           "      --metadata-file FILE write the result (digests, names) as JSON, as buildx\n"
-           "      --iidfile FILE       write the image digest\n"
-           "  -q, --quiet              no progress; print the image digest at the end\n\n"
-           "Without an output, a tagged build stays in the build cache only (with a warning).\n"
-           "SOURCE_DATE_EPOCH (environment or build arg) makes image digests reproducible.\n"
-           "State lives in $KILN_DATA_DIR (default /var/lib/kiln for root).\n\n"
-           "exit codes: 0 built, 1 the build failed, 2 usage\n");
-}
-
-static int write_text(const char *path, const char *text)
-{
-    _cleanup_free_ char *tmp = kiln_xasprintf("%s.tmp-XXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t len = strlen(text);
-    int r = write(fd, text, len) == (ssize_t)len ? 0 : -EIO;
-    fchmod(fd, 0644);
-    close(fd);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0)
-        unlink(tmp);
-    return r;
-}
-
-/* buildx's --metadata-file keys. */
-static int write_metadata(const char *path, const struct kiln_build_result *res)
-{
-    json_t *m = json_object();
-    if (*res->image_digest) {
-        json_object_set_new(m, "containerimage.digest", json_string(res->image_digest));
-        json_object_set_new(m, "containerimage.config.digest", json_string(res->config_digest));
-    }
-    if (res->descriptor)
-        json_object_set(m, "containerimage.descriptor", res->descriptor);
-    if (res->names.n) {
-        struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
-        for (size_t i = 0; i < res->names.n; i++)
-            kiln_buf_addf(&b, "%s%s", i ? "," : "", res->names.v[i]);
-        json_object_set_new(m, "image.name", json_string(b.buf));
-        kiln_buf_release(&b);
-    }
-    char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(m);
-    int r = write_text(path, text);
-    free(text);
-    return r;
+    printf("Usage:  kiln build [OPTIONS] CONTEXT\n"
+           "\n"
+           "Build an image from the Dockerfile of CONTEXT (a directory), as docker buildx build\n"
+           "does, and send the result where --output says.\n"
+           "\n"
+           "Options:\n"
+           "      --build-arg stringArray    Set build-time variables (KEY alone: from the "
+           "environment)\n"
+           "  -f, --file string              Name of the Dockerfile (default: "
+           "\"CONTEXT/Dockerfile\"; - reads stdin)\n"
+           "      --iidfile string           Write the image ID to a file\n"
+           "      --label stringArray        Set metadata for an image\n"
+           "      --load                     Shorthand for \"--output=type=docker\" (load into "
+           "the local Docker engine)\n"
+           "      --metadata-file string     Write build result metadata to a file\n"
+           "      --no-cache                 Do not use cache when building the image\n"
+           "  -o, --output stringArray       Output destination (format: "
+           "\"type=local,dest=path\")\n"
+           "      --platform stringArray     Set target platform for build (one platform)\n"
+           "      --progress string          Set type of progress output (\"auto\", \"plain\", "
+           "\"tty\", \"quiet\", \"rawjson\")\n"
+           "                                 (default \"auto\", or $BUILDKIT_PROGRESS)\n"
+           "      --pull                     Always attempt to pull all referenced images\n"
+           "      --push                     Shorthand for \"--output=type=registry\"\n"
+           "  -q, --quiet                    Suppress the build output and print image ID on "
+           "success\n"
+           "  -t, --tag stringArray          Name and optionally a tag (format: "
+           "\"name:tag\")\n"
+           "      --target string            Set the target build stage to build\n"
+           "      --dry-run-request          Print the parsed request as JSON and build nothing "
+           "(a debugging aid)\n"
+           "\n"
+           "Outputs (-o): type=registry|image|oci|docker|tar|local|cacheonly, with dest=PATH,\n"
+           "name=NAME[,NAME], push=true|false, compression=gzip|zstd|uncompressed,\n"
+           "compression-level=N, force-compression=true, oci-mediatypes=true|false.\n"
+           "-o DIR means type=local,dest=DIR; -o - writes a tar of the result to stdout.\n"
+           "Without an output the result stays in the build cache only.\n"
+           "\n"
+           "Environment: SOURCE_DATE_EPOCH (reproducible digests), BUILDKIT_PROGRESS,\n"
+           "KILN_DATA_DIR (default /var/lib/kiln for root, else $XDG_DATA_HOME/kiln),\n"
+           "KILN_CACHE_LIMIT (collect the cache down to a size such as 20GB after each build),\n"
+           "KILN_INSECURE_REGISTRIES (host[:port],... spoken to over plain HTTP), DOCKER_HOST.\n"
+           "\n"
+           "Exit status: 0 built, 1 the build failed, 2 the command line is wrong.\n");
 }
 
 /*
  * Settings from the environment: KILN_INSECURE_REGISTRIES (host[:port],
  * comma-separated, spoken to over plain HTTP besides localhost and
- * 127.0.0.0/8) and KILN_CACHE_LIMIT (a size: the cache is collected down
- * to it after each build, least recently used first).
+ * 127.0.0.0/8), KILN_CACHE_LIMIT (a size: the cache is collected down to it
+ * after each build) and DOCKER_HOST (unix://PATH: the engine --load talks to).
  */
-static int build_settings(struct kiln_strv *insecure, uint64_t *limit)
+static int settings(struct kiln_build_env *env, struct kiln_strv *insecure)
 {
     const char *v = getenv("KILN_INSECURE_REGISTRIES");
     _cleanup_free_ char *copy = kiln_xstrdup(v ? v : "");
     char *save = NULL;
     for (char *h = strtok_r(copy, ", ", &save); h; h = strtok_r(NULL, ", ", &save))
         kiln_strv_push(insecure, h);
+    env->insecure = (const char *const *)insecure->v;
     v = getenv("KILN_CACHE_LIMIT");
-    if (v && *v && kiln_parse_size(v, limit) < 0) {
+    if (v && *v && kiln_parse_size(v, &env->cache_limit) < 0) {
         fprintf(stderr, "kiln build: KILN_CACHE_LIMIT=%s: use a size such as 20GB\n", v);
         return -1;
     }
+    v = getenv("DOCKER_HOST");
+    env->docker_socket = v && strncmp(v, "unix://", 7) == 0 ? v + 7 : NULL;
     return 0;
 }
 
-static bool has_push_without_name(const struct kiln_build_request *req)
+static int report(const struct kiln_build_cli *cli, const struct kiln_build_result *res)
 {
-    for (size_t i = 0; i < req->n_outputs; i++)
-        if (req->outputs[i].push && !req->outputs[i].names.n && !req->tags.n)
-            return true;
-    return false;
-}
-
-static int run(struct kiln_build_request *req, const struct kiln_build_cli *cli)
-{
-    _cleanup_free_ char *data = kiln_data_dir();
-    FILE *out = stderr;
-    struct kiln_progress *p = kiln_progress_new(cli->progress, out);
-    if (!req->n_outputs && req->tags.n)
-        kiln_progress_warn(p, NULL,
-                           "No output specified with the local driver. The build result stays "
-                           "in the build cache only; use --push, --load or -o to export it");
-    /* --load talks to the engine DOCKER_HOST names when it is a unix socket. */
-    const char *dh = getenv("DOCKER_HOST");
-    const char *sock = dh && strncmp(dh, "unix://", 7) == 0 ? dh + 7 : NULL;
-    _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
-    uint64_t limit = 0;
-    int r = build_settings(&insecure, &limit);
-    if (r < 0) {
-        kiln_progress_free(p);
-        return KILN_EXIT_USAGE;
-    }
-    struct kiln_build_env env = {.data_dir = data,
-                                 .progress = p,
-                                 .docker_socket = sock,
-                                 .insecure = (const char *const *)insecure.v,
-                                 .cache_limit = limit};
-    struct kiln_build_result res = {0};
     struct kiln_error *e = NULL;
-    r = kiln_build_run(req, &env, &res, &e);
-    kiln_progress_free(p);
+    int r = 0;
+    if (cli->metadata_file)
+        r = kiln_build_metadata_write(cli->metadata_file, res, &e);
+    if (r >= 0 && cli->iidfile)
+        r = kiln_build_iidfile_write(cli->iidfile, res, &e);
     if (r < 0) {
-        fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
-        if (e && e->line)
-            fprintf(stderr, "%s:%u\n",
-                    !req->dockerfile                    ? "Dockerfile"
-                    : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
-                                                        : req->dockerfile,
-                    e->line);
+        fprintf(stderr, "ERROR: %s\n", kiln_error_message(e, r));
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }
-    int w = 0;
-    if (cli->metadata_file && (w = write_metadata(cli->metadata_file, &res)) < 0)
-        fprintf(stderr, "kiln: cannot write %s: %s\n", cli->metadata_file, strerror(-w));
-    if (cli->iidfile && *res.config_digest && (w = write_text(cli->iidfile, res.config_digest)) < 0)
-        fprintf(stderr, "kiln: cannot write %s: %s\n", cli->iidfile, strerror(-w));
-    if (cli->quiet && *res.image_digest)
-        printf("%s\n", res.image_digest);
+    if (cli->quiet && *kiln_build_image_id(res))
+        printf("%s\n", kiln_build_image_id(res));
+    return KILN_EXIT_OK;
+}
+
+static void print_failure(const struct kiln_build_request *req, const struct kiln_error *e, int r)
+{
+    fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
+    if (e && e->line)
+        fprintf(stderr, "%s:%u\n",
+                !req->dockerfile                    ? "Dockerfile"
+                : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
+                                                    : req->dockerfile,
+                e->line);
+}
+
+static int run(const struct kiln_build_request *req, const struct kiln_build_cli *cli)
+{
+    struct kiln_build_env env = {0};
+    _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
+    if (settings(&env, &insecure) < 0)
+        return KILN_EXIT_USAGE;
+    if (!req->n_outputs)
+        fprintf(stderr, "WARNING: No output specified with the local driver. Build result will "
+                        "only remain in the build cache. To push result image into registry use "
+                        "--push or to load image into docker use --load\n");
+    _cleanup_free_ char *data = kiln_data_dir();
+    env.data_dir = data;
+    env.progress = kiln_progress_new(cli->progress, stderr);
+    struct kiln_build_result res = {0};
+    struct kiln_error *e = NULL;
+    int r = kiln_build_run(req, &env, &res, &e);
+    kiln_progress_free(env.progress);
+    if (r < 0) {
+        print_failure(req, e, r);
+        kiln_error_free(e);
+        kiln_build_result_release(&res);
+        return KILN_EXIT_FAILURE;
+    }
+    r = report(cli, &res);
     kiln_build_result_release(&res);
-    return w < 0 ? KILN_EXIT_FAILURE : KILN_EXIT_OK;
+    return r;
+}
+
+static int dry_run(const struct kiln_build_request *req, const struct kiln_build_cli *cli)
+{
+    json_t *j = kiln_build_request_json(req, cli);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    printf("%s\n", text);
+    free(text);
+    return KILN_EXIT_OK;
 }
 
 int kiln_cmd_build(int argc, char **argv)
@@ -177,21 +161,17 @@ int kiln_cmd_build(int argc, char **argv)
     struct kiln_build_request req;
     struct kiln_build_cli cli;
     struct kiln_error *e = NULL;
-    int r = kiln_build_flags_parse(argc, argv, &req, &cli, &e);
-    if (r >= 0 && has_push_without_name(&req))
-        r = kiln_error_set(&e, KILN_E_INVALID, "--push needs a name: add -t REGISTRY/REPO:TAG");
+    int r = kiln_build_flags_parse(argc, argv, stdin, &req, &cli, &e);
     if (r < 0) {
         fprintf(stderr, "kiln build: %s\n", kiln_error_message(e, r));
         kiln_error_free(e);
-        kiln_build_request_release(&req);
-        return KILN_EXIT_USAGE;
-    }
-    if (cli.help) {
+        r = KILN_EXIT_USAGE;
+    } else if (cli.help) {
         kiln_cmd_build_help();
-        kiln_build_request_release(&req);
-        return KILN_EXIT_OK;
+        r = KILN_EXIT_OK;
+    } else {
+        r = cli.dry_run ? dry_run(&req, &cli) : run(&req, &cli);
     }
-    r = run(&req, &cli);
     kiln_build_request_release(&req);
     return r;
 }

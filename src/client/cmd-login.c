@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd-login.c - `kiln login` and `kiln logout`: registry credentials in
- * kiln's credentials file (docs/internals/client.md).
+ * kiln's credentials file, with docker login's flags and messages
+ * (docs/internals/client.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -15,102 +17,212 @@
 
 #include "base/banned.h"
 
-/* A password read from stdin is at most this long. */
-#define PASSWORD_MAX 65536u
+#define DEFAULT_REGISTRY "docker.io"
 
 void kiln_cmd_login_help(void)
 {
-    printf("usage: kiln login [-u USER] [--password-stdin | -p PASSWORD] REGISTRY\n\n"
-           "Stores credentials for REGISTRY (host[:port]) in kiln's credentials file\n"
-           "($XDG_CONFIG_HOME/kiln/credentials.json, mode 0600). Builds use them to pull and\n"
-           "push, before Docker's ~/.docker/config.json. They are checked at the first pull\n"
-           "or push.\n\noptions:\n"
-           "  -u, --username USER   the account (default: the one stored, else asked)\n"
-           "      --password-stdin  read the password or token from standard input\n"
-           "  -p, --password PASS   the password (visible to other users: prefer stdin)\n\n"
-           "exit codes: 0 stored, 1 not stored, 2 usage\n");
+    printf("Usage:  kiln login [OPTIONS] [SERVER]\n"
+           "\n"
+           "Store credentials for a registry (default docker.io) in kiln's credentials file\n"
+           "($XDG_CONFIG_HOME/kiln/credentials.json, mode 0600). Builds use them to pull and "
+           "push.\n"
+           "\n"
+           "Options:\n"
+           "  -p, --password string   Password or token (insecure: it shows in the process list)\n"
+           "      --password-stdin    Take the password or token from stdin\n"
+           "  -u, --username string   Username\n"
+           "\n"
+           "Exit status: 0 stored, 1 the file cannot be written, 2 the command line is wrong.\n");
 }
 
 void kiln_cmd_logout_help(void)
 {
-    printf("usage: kiln logout REGISTRY\n\nRemoves the credentials kiln stores for REGISTRY.\n\n"
-           "exit codes: 0 removed (or none were stored), 1 failure, 2 usage\n");
+    printf("Usage:  kiln logout [SERVER]\n"
+           "\n"
+           "Remove the credentials stored for a registry (default docker.io).\n"
+           "\n"
+           "Exit status: 0 removed (or none stored), 1 the file cannot be written, 2 the "
+           "command line is wrong.\n");
 }
 
-static int read_stdin(char **ret)
+/* Reads one line from the terminal, without echo when `secret`. NULL at EOF. */
+static char *prompt(const char *what, bool secret)
 {
-    struct kiln_buf b = KILN_BUF_INIT(PASSWORD_MAX);
+    fprintf(stderr, "%s: ", what);
+    fflush(stderr);
+    struct termios old, quiet;
+    bool hidden = secret && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (hidden) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char line[KILN_LOGIN_SECRET_MAX];
+    char *r = fgets(line, sizeof(line), stdin);
+    if (hidden) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!r)
+        return NULL;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *s = kiln_xstrdup(line);
+    explicit_bzero(line, sizeof(line));
+    return s;
+}
+
+/* All of stdin, without the trailing newline (docker login --password-stdin). */
+static char *read_stdin_secret(void)
+{
+    struct kiln_buf b = KILN_BUF_INIT(KILN_LOGIN_SECRET_MAX);
     char chunk[4096];
-    ssize_t n;
-    while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) > 0)
-        if (kiln_buf_add(&b, chunk, (size_t)n) < 0) {
-            kiln_buf_release(&b);
-            return -1;
-        }
+    size_t n;
+    int r = 0;
+    while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+        r = kiln_buf_add(&b, chunk, n);
+    explicit_bzero(chunk, sizeof(chunk));
+    if (r < 0 || ferror(stdin)) {
+        explicit_bzero(b.buf, b.len);
+        kiln_buf_release(&b);
+        return NULL;
+    }
     while (b.len && (b.buf[b.len - 1] == '\n' || b.buf[b.len - 1] == '\r'))
         b.buf[--b.len] = '\0';
-    *ret = kiln_buf_detach(&b, NULL);
+    return kiln_buf_detach(&b, NULL);
+}
+
+static void secret_free(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+struct login_args {
+    const char *server, *username, *password;
+    bool password_stdin, help;
+};
+
+static int check_args(const struct login_args *a)
+{
+    if (a->password && a->password_stdin) {
+        fprintf(stderr, "kiln login: --password and --password-stdin are mutually exclusive\n");
+        return -1;
+    }
+    if (a->password_stdin && !a->username) {
+        fprintf(stderr, "kiln login: --password-stdin needs --username (-u USER)\n");
+        return -1;
+    }
     return 0;
 }
 
-static int store(const char *server, const struct kiln_registry_cred *cred, const char *what)
+static int parse(int argc, char **argv, struct login_args *a)
 {
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char **slot = NULL;
+        if (strcmp(s, "-u") == 0 || strcmp(s, "--username") == 0)
+            slot = &a->username;
+        else if (strcmp(s, "-p") == 0 || strcmp(s, "--password") == 0)
+            slot = &a->password;
+        else if (strncmp(s, "--username=", 11) == 0)
+            a->username = s + 11;
+        else if (strncmp(s, "--password=", 11) == 0)
+            a->password = s + 11;
+        else if (strcmp(s, "--password-stdin") == 0)
+            a->password_stdin = true;
+        else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
+            a->help = true;
+        else if (s[0] == '-' || a->server) {
+            fprintf(stderr, "kiln login: unexpected '%s' (see kiln login --help)\n", s);
+            return -1;
+        } else
+            a->server = s;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "kiln login: flag needs an argument: %s\n", s);
+                return -1;
+            }
+            *slot = argv[++i];
+        }
+    }
+    return check_args(a);
+}
+
+/* The password from -p, stdin or the terminal; NULL (after a message) when there is none. */
+static char *password(const struct login_args *a)
+{
+    if (a->password) {
+        fprintf(stderr,
+                "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+        return kiln_xstrdup(a->password);
+    }
+    char *p = NULL;
+    if (a->password_stdin) {
+        if (!(p = read_stdin_secret()))
+            fprintf(stderr, "kiln login: cannot read the password from stdin (at most %u bytes)\n",
+                    KILN_LOGIN_SECRET_MAX);
+    } else if (isatty(STDIN_FILENO)) {
+        p = prompt("Password", true);
+    } else {
+        fprintf(stderr, "kiln login: cannot ask for a password: stdin is not a terminal; use "
+                        "--password-stdin\n");
+    }
+    if (p && !*p) {
+        fprintf(stderr, "kiln login: the password is empty\n");
+        secret_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+static int store(const char *server, const struct kiln_registry_cred *cred, const char *verb)
+{
+    _cleanup_free_ char *path = NULL;
     struct kiln_error *e = NULL;
-    int r = kiln_registry_credentials_set(NULL, server, cred, &e);
+    int r = kiln_registry_credentials_path(&path, &e);
+    if (r >= 0)
+        r = kiln_registry_credentials_set(path, server, cred, &e);
     if (r < 0) {
-        fprintf(stderr, "kiln %s: %s\n", what, kiln_error_message(e, r));
+        fprintf(stderr, "kiln %s: %s\n", verb, kiln_error_message(e, r));
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }
+    if (cred)
+        fprintf(stderr, "WARNING! Your credentials are stored unencrypted in '%s' (mode 0600).\n",
+                path);
     return KILN_EXIT_OK;
 }
 
 int kiln_cmd_login(int argc, char **argv)
 {
-    const char *user = NULL, *server = NULL, *password = NULL;
-    bool from_stdin = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            kiln_cmd_login_help();
-            return KILN_EXIT_OK;
-        } else if ((strcmp(a, "-u") == 0 || strcmp(a, "--username") == 0) && i + 1 < argc) {
-            user = argv[++i];
-        } else if (strncmp(a, "--username=", 11) == 0) {
-            user = a + 11;
-        } else if (strcmp(a, "--password-stdin") == 0) {
-            from_stdin = true;
-        } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--password") == 0) && i + 1 < argc) {
-            password = argv[++i];
-        } else if (a[0] != '-' && !server) {
-            server = a;
-        } else {
-            fprintf(stderr, "kiln login: unexpected argument '%s' (see kiln login --help)\n", a);
+    struct login_args a = {0};
+    if (parse(argc, argv, &a) < 0)
+        return KILN_EXIT_USAGE;
+    if (a.help) {
+        kiln_cmd_login_help();
+        return KILN_EXIT_OK;
+    }
+    const char *server = a.server ? a.server : DEFAULT_REGISTRY;
+    _cleanup_free_ char *asked = NULL;
+    if (!a.username) {
+        if (!isatty(STDIN_FILENO)) {
+            fprintf(stderr, "kiln login: cannot ask for a username: stdin is not a terminal; "
+                            "use -u USER --password-stdin\n");
+            return KILN_EXIT_USAGE;
+        }
+        if (!(asked = prompt("Username", false)) || !*asked) {
+            fprintf(stderr, "kiln login: the username is empty\n");
             return KILN_EXIT_USAGE;
         }
     }
-    if (!server || !user || (!from_stdin && !password) || (from_stdin && password)) {
-        fprintf(stderr, "kiln login: give REGISTRY, -u USER and the password with "
-                        "--password-stdin (e.g. echo \"$TOKEN\" | kiln login -u me "
-                        "--password-stdin registry.example.com)\n");
+    char *secret = password(&a);
+    if (!secret)
         return KILN_EXIT_USAGE;
-    }
-    if (password)
-        fprintf(stderr,
-                "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
-    _cleanup_free_ char *secret = NULL;
-    if (from_stdin && read_stdin(&secret) < 0) {
-        fprintf(stderr, "kiln login: the password on standard input is longer than %u bytes\n",
-                PASSWORD_MAX);
-        return KILN_EXIT_FAILURE;
-    }
-    struct kiln_registry_cred cred = {.username = (char *)user,
-                                      .secret = secret ? secret : (char *)password};
-    if (!cred.secret || !*cred.secret) {
-        fprintf(stderr, "kiln login: the password is empty\n");
-        return KILN_EXIT_USAGE;
-    }
+    struct kiln_registry_cred cred = {.username = (char *)(a.username ? a.username : asked),
+                                      .secret = secret};
     int r = store(server, &cred, "login");
+    secret_free(secret);
     if (r == KILN_EXIT_OK)
         printf("Login Succeeded\n");
     return r;
@@ -118,16 +230,36 @@ int kiln_cmd_login(int argc, char **argv)
 
 int kiln_cmd_logout(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        kiln_cmd_logout_help();
+    const char *server = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            kiln_cmd_logout_help();
+            return KILN_EXIT_OK;
+        }
+        if (argv[i][0] == '-' || server) {
+            fprintf(stderr, "kiln logout: unexpected '%s' (see kiln logout --help)\n", argv[i]);
+            return KILN_EXIT_USAGE;
+        }
+        server = argv[i];
+    }
+    if (!server)
+        server = DEFAULT_REGISTRY;
+    _cleanup_free_ char *path = NULL;
+    struct kiln_registry_cred *have = NULL;
+    struct kiln_error *e = NULL;
+    int r = kiln_registry_credentials_path(&path, &e);
+    if (r >= 0)
+        r = kiln_registry_credentials_get(path, server, &have, &e);
+    kiln_registry_cred_free(have);
+    if (r == 0) {
+        printf("Not logged in to %s\n", server);
         return KILN_EXIT_OK;
     }
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "kiln logout: give the registry (kiln logout REGISTRY)\n");
-        return KILN_EXIT_USAGE;
+    if (r < 0) {
+        fprintf(stderr, "kiln logout: %s\n", kiln_error_message(e, r));
+        kiln_error_free(e);
+        return KILN_EXIT_FAILURE;
     }
-    int r = store(argv[1], NULL, "logout");
-    if (r == KILN_EXIT_OK)
-        printf("Removing login credentials for %s\n", argv[1]);
-    return r;
+    printf("Removing login credentials for %s\n", server);
+    return store(server, NULL, "logout");
 }

@@ -23,6 +23,9 @@ struct kiln_command {
 const struct kiln_command *kiln_command_find(const char *name);
 void kiln_commands_usage(void);
 
+/* The longest password or token `kiln login` takes. */
+#define KILN_LOGIN_SECRET_MAX (64u * 1024)
+
 int kiln_cmd_build(int argc, char **argv);
 void kiln_cmd_build_help(void);
 int kiln_cmd_du(int argc, char **argv);
