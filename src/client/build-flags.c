@@ -177,6 +177,16 @@ SETTER(set_iidfile)
     return 0;
 }
 
+SETTER(set_allow)
+{
+    if (strcmp(v, "network.host") == 0) {
+        req->allow_network_host = true;
+        return 0;
+    }
+    return kiln_error_set(err, KILN_E_INVALID,
+                          "--allow %s: unknown entitlement (kiln grants network.host)", v);
+}
+
 static const struct value_flag value_flags[] = {
         {"--file", 'f', set_file},
         {"--tag", 't', set_tag},
@@ -188,6 +198,7 @@ static const struct value_flag value_flags[] = {
         {"--progress", 0, set_progress},
         {"--metadata-file", 0, set_metadata},
         {"--iidfile", 0, set_iidfile},
+        {"--allow", 0, set_allow},
 };
 
 static bool bool_flag(const char *a, struct kiln_build_cli *cli, bool *push, bool *load,
@@ -375,7 +386,8 @@ json_t *kiln_build_request_json(const struct kiln_build_request *req,
     for (size_t i = 0; i < req->n_outputs; i++)
         json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
     return json_pack(
-            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:s, s:s, s:b, s:o, s:o}",
+            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s, s:s, s:b, s:o, "
+            "s:o}",
             "context", nullable(req->context_dir), "dockerfile", nullable(req->dockerfile),
             "dockerfile_stdin_bytes",
             req->dockerfile_text ? json_integer((json_int_t)strlen(req->dockerfile_text))
@@ -383,8 +395,8 @@ json_t *kiln_build_request_json(const struct kiln_build_request *req,
             "tags", strv_json(&req->tags), "build_args", strv_json(&req->build_args), "labels",
             strv_json(&req->labels), "target", nullable(req->target), "platforms",
             strv_json(&req->platforms), "outputs", outputs, "no_cache", req->no_cache, "pull",
-            req->pull, "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(),
-            "builder", req->builder ? req->builder : "", "progress", modes[cli->progress], "quiet",
-            cli->quiet, "metadata_file", nullable(cli->metadata_file), "iidfile",
-            nullable(cli->iidfile));
+            req->pull, "allow_network_host", req->allow_network_host, "source_date_epoch",
+            req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
+            req->builder ? req->builder : "", "progress", modes[cli->progress], "quiet", cli->quiet,
+            "metadata_file", nullable(cli->metadata_file), "iidfile", nullable(cli->iidfile));
 }

@@ -42,6 +42,7 @@ void kiln_cmd_build_help(void)
            "\"tty\", \"quiet\", \"rawjson\")\n"
            "                                 (default \"auto\", or $BUILDKIT_PROGRESS)\n"
            "      --pull                     Always attempt to pull all referenced images\n"
+           "      --allow network.host       Let RUN --network=host steps use the host's network\n"
            "      --push                     Shorthand for \"--output=type=registry\"\n"
            "  -q, --quiet                    Suppress the build output and print image ID on "
            "success\n"

@@ -259,6 +259,7 @@ static int solve(struct build *b, struct kiln_error **err)
             .tmp_dir = b->tmp_dir,
             .resolver = &b->resolver,
             .pull = b->req->pull,
+            .allow_network_host = b->req->allow_network_host,
     };
     int r = kiln_solve(&b->solver, err);
     int s = kiln_hash_cache_save(b->hashes, r < 0 ? NULL : err);

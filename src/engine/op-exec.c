@@ -41,6 +41,14 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
 {
     (void)from;
     const struct kiln_vertex_exec *x = &v->exec;
+    if (x->run && x->run->network == KILN_DF_NETWORK_HOST && !ctx->sv->allow_network_host)
+        return kiln_error_set(err, KILN_E_DENIED,
+                              "RUN --network=host needs the network.host entitlement: build "
+                              "with --allow network.host");
+    if (x->run && x->run->security == KILN_DF_SECURITY_INSECURE)
+        return kiln_error_set(err, KILN_E_DENIED,
+                              "RUN --security=insecure is not supported: every step runs "
+                              "sandboxed");
     uint32_t uid = 0, gid = 0;
     _cleanup_free_ uint32_t *groups = NULL;
     size_t n_groups = 0;

@@ -38,6 +38,7 @@ struct kiln_solver {
     const char *tmp_dir;               /* private scratch space of the build */
     struct kiln_resolver *resolver;    /* images resolved during conversion */
     bool pull;                         /* --pull: fetch image layers even when cached */
+    bool allow_network_host;           /* the network.host entitlement was granted */
     unsigned workers;                  /* 0: 4 */
     struct kiln_solve_result *results; /* graph->n entries, filled by kiln_solve() */
 };

@@ -340,6 +340,15 @@ build -o type=cacheonly "$rm"
 rc=$?
 if [[ $rc -eq 1 ]] && grep -q "type=secret is not supported yet" "$tmp/out"; then ok "a RUN mount type not supported yet says so"; else not_ok "a RUN mount type not supported yet says so (exit $rc)"; fi
 
+# --- entitlements ---------------------------------------------------------------
+ent=$tmp/entitle
+mkdir -p "$ent"
+printf 'FROM %s\nRUN --network=host true\n' "$base" >"$ent/Dockerfile"
+build -o type=cacheonly "$ent"
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "allow network.host" "$tmp/out"; then ok "RUN --network=host is refused without --allow network.host"; else not_ok "RUN --network=host is refused without --allow network.host (exit $rc)"; fi
+if build --allow network.host -o type=cacheonly "$ent"; then ok "--allow network.host grants it"; else not_ok "--allow network.host grants it"; fi
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
