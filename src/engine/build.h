@@ -56,8 +56,8 @@ struct kiln_build_request {
     size_t n_outputs; /* 0: cache only, with a warning when there are tags */
     bool no_cache;
     bool pull;
-    bool allow_network_host;  /* --allow network.host: RUN --network=host may run */
-    bool has_epoch; /* SOURCE_DATE_EPOCH (build arg or environment) */
+    bool allow_network_host; /* --allow network.host: RUN --network=host may run */
+    bool has_epoch;          /* SOURCE_DATE_EPOCH (build arg or environment) */
     int64_t epoch;
     char *builder; /* cache namespace: "local" for the local driver */
 };
