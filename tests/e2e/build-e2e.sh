@@ -349,6 +349,27 @@ rc=$?
 if [[ $rc -eq 1 ]] && grep -q "allow network.host" "$tmp/out"; then ok "RUN --network=host is refused without --allow network.host"; else not_ok "RUN --network=host is refused without --allow network.host (exit $rc)"; fi
 if build --allow network.host -o type=cacheonly "$ent"; then ok "--allow network.host grants it"; else not_ok "--allow network.host grants it"; fi
 
+# --- a foreign platform through binfmt_misc --------------------------------------
+arm_bb=${KILN_ARM64_BUSYBOX:-/usr/local/lib/kiln-test/busybox-arm64}
+if [[ -x $arm_bb ]] && grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 &&
+  "$here/make-base-image.sh" "$tmp/base-arm64" "$reg/fixture/base-arm64:1" arm64 "$arm_bb" >"$tmp/out" 2>&1; then
+  arm=$tmp/arm
+  mkdir -p "$arm"
+  printf 'FROM %s\nARG TARGETARCH\nRUN uname -m > /machine && echo $TARGETARCH > /targetarch\n' "$reg/fixture/base-arm64:1" >"$arm/Dockerfile"
+  if build --platform linux/arm64 -t e2e/arm:latest -o type=oci,dest="$tmp/arm.tar" "$arm" &&
+    unpack_oci "$tmp/arm.tar" "$tmp/arm-u" >/dev/null 2>&1; then
+    ok "--platform linux/arm64 builds through qemu"
+  else
+    not_ok "--platform linux/arm64 builds through qemu"
+  fi
+  check "RUN ran as aarch64" test "$(cat "$tmp/arm-u/rootfs/machine" 2>&1)/$(cat "$tmp/arm-u/rootfs/targetarch" 2>&1)" = aarch64/arm64
+  check "the image says arm64" bash -c "skopeo inspect --config oci-archive:'$tmp/arm.tar' | grep -q '\"architecture\": *\"arm64\"'"
+else
+  for d in "--platform linux/arm64 builds through qemu" "RUN ran as aarch64" "the image says arm64"; do
+    n=$((n + 1)); echo "ok $n - $d # SKIP no qemu-aarch64 in binfmt_misc or no arm64 busybox"
+  done
+fi
+
 # --- errors ----------------------------------------------------------------------
 bad=$tmp/bad
 mkdir -p "$bad"
