@@ -260,6 +260,7 @@ static int solve(struct build *b, struct kiln_error **err)
             .resolver = &b->resolver,
             .pull = b->req->pull,
             .allow_network_host = b->req->allow_network_host,
+            .cancel_fd = b->env->cancel_fd,
     };
     int r = kiln_solve(&b->solver, err);
     int s = kiln_hash_cache_save(b->hashes, r < 0 ? NULL : err);

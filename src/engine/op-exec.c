@@ -81,7 +81,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
             .n_mounts = mounts.n,
             .network = none ? KILN_SANDBOX_NET_NONE : KILN_SANDBOX_NET_HOST,
             .state_dir = state,
-            .cancel_fd = -1,
+            .cancel_fd = ctx->sv->cancel_fd > 0 ? ctx->sv->cancel_fd : -1,
             .output = output,
             .output_userdata = ctx,
     };

@@ -6,6 +6,7 @@
  */
 #include "solver.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,12 @@ static int record(struct kiln_op_ctx *ctx, const char *key, const char *snap,
     return r < 0 ? r : 0;
 }
 
+bool kiln_solve_cancelled(const struct kiln_solver *sv)
+{
+    struct pollfd p = {.fd = sv->cancel_fd, .events = POLLIN};
+    return sv->cancel_fd > 0 && poll(&p, 1, 0) > 0;
+}
+
 static int solve_one(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, struct kiln_error **err)
 {
     struct kiln_solver *sv = ctx->sv;
@@ -96,6 +103,8 @@ static int solve_one(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, struc
             return 0;
         }
     }
+    if (kiln_solve_cancelled(sv))
+        return kiln_error_set(err, KILN_E_CANCELLED, "the build was cancelled");
     kiln_progress_start(sv->progress, res->key, v->name);
     r = run_op(ctx, v, base ? base->snapshot : "", from ? from->snapshot : "", res->snapshot, err);
     if (r >= 0)

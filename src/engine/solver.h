@@ -40,8 +40,12 @@ struct kiln_solver {
     bool pull;                         /* --pull: fetch image layers even when cached */
     bool allow_network_host;           /* the network.host entitlement was granted */
     unsigned workers;                  /* 0: 4 */
+    int cancel_fd;                     /* > 0: readable means cancel (kiln_build_env) */
     struct kiln_solve_result *results; /* graph->n entries, filled by kiln_solve() */
 };
+
+/* Whether the build was cancelled (sv->cancel_fd is readable). */
+bool kiln_solve_cancelled(const struct kiln_solver *sv);
 
 /* Solves every vertex of sv->graph into sv->results. Errors: the failing op's, wrapped with its
  * name. */
