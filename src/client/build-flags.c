@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 #include "build-output.h"
+#include "engine/request-json.h"
 #include "oci/platform.h"
 #include "oci/reference.h"
 
@@ -365,38 +366,19 @@ int kiln_build_flags_parse(int argc, char **argv, FILE *in, struct kiln_build_re
     return cli->help ? 0 : finish(req, cli, push, load, progress_given, err);
 }
 
-static json_t *strv_json(const struct kiln_strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
-    return a;
-}
-
-static json_t *nullable(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *kiln_build_request_json(const struct kiln_build_request *req,
                                 const struct kiln_build_cli *cli)
 {
     static const char *const modes[] = {"auto", "plain", "tty", "quiet", "rawjson"};
-    json_t *outputs = json_array();
-    for (size_t i = 0; i < req->n_outputs; i++)
-        json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
-    return json_pack(
-            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s, s:s, s:b, s:o, "
-            "s:o}",
-            "context", nullable(req->context_dir), "dockerfile", nullable(req->dockerfile),
-            "dockerfile_stdin_bytes",
-            req->dockerfile_text ? json_integer((json_int_t)strlen(req->dockerfile_text))
-                                 : json_null(),
-            "tags", strv_json(&req->tags), "build_args", strv_json(&req->build_args), "labels",
-            strv_json(&req->labels), "target", nullable(req->target), "platforms",
-            strv_json(&req->platforms), "outputs", outputs, "no_cache", req->no_cache, "pull",
-            req->pull, "allow_network_host", req->allow_network_host, "source_date_epoch",
-            req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
-            req->builder ? req->builder : "", "progress", modes[cli->progress], "quiet", cli->quiet,
-            "metadata_file", nullable(cli->metadata_file), "iidfile", nullable(cli->iidfile));
+    json_t *j = kiln_build_request_to_json(req);
+    json_object_set_new(j, "dockerfile_stdin_bytes",
+                        req->dockerfile_text
+                                ? json_integer((json_int_t)strlen(req->dockerfile_text))
+                                : json_null());
+    json_object_set_new(j, "progress", json_string(modes[cli->progress]));
+    json_object_set_new(j, "quiet", json_boolean(cli->quiet));
+    json_object_set_new(j, "metadata_file",
+                        cli->metadata_file ? json_string(cli->metadata_file) : json_null());
+    json_object_set_new(j, "iidfile", cli->iidfile ? json_string(cli->iidfile) : json_null());
+    return j;
 }

@@ -13,15 +13,10 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "build-flags.h"
+#include "engine/request-json.h"
 #include "oci/reference.h"
 
 #include "base/banned.h"
-
-static const char *const type_names[] = {
-        [KILN_OUTPUT_IMAGE] = "image",   [KILN_OUTPUT_OCI] = "oci",
-        [KILN_OUTPUT_DOCKER] = "docker", [KILN_OUTPUT_TAR] = "tar",
-        [KILN_OUTPUT_LOCAL] = "local",   [KILN_OUTPUT_CACHEONLY] = "cacheonly",
-};
 
 static struct kiln_build_output *add(struct kiln_build_request *req, enum kiln_output_type type,
                                      struct kiln_error **err)
@@ -133,11 +128,8 @@ static int set_type(const char *v, struct kiln_build_output *o, bool push_set,
             o->push = true;
         return 0;
     }
-    for (size_t i = 0; i < ELEMENTSOF(type_names); i++)
-        if (strcmp(v, type_names[i]) == 0) {
-            o->type = (enum kiln_output_type)i;
-            return 0;
-        }
+    if (kiln_output_type_parse(v, &o->type) == 0)
+        return 0;
     return kiln_error_set(err, KILN_E_INVALID,
                           "--output: unknown type '%s'; use registry, image, oci, docker, tar, "
                           "local or cacheonly",
@@ -251,7 +243,7 @@ int kiln_build_output_parse(const char *value, struct kiln_build_request *req,
 static int check_dest(struct kiln_build_output *o, bool stdout_is_tty, bool *stdout_used,
                       struct kiln_error **err)
 {
-    const char *t = type_names[o->type];
+    const char *t = kiln_output_type_name(o->type);
     if (o->type == KILN_OUTPUT_LOCAL) {
         if (!o->dest || !*o->dest)
             return kiln_error_set(err, KILN_E_INVALID,
@@ -313,17 +305,4 @@ int kiln_build_outputs_finish(struct kiln_build_request *req, bool push, bool lo
                                   "--push: the image has no name; add -t REGISTRY/REPO:TAG");
     }
     return 0;
-}
-
-json_t *kiln_build_output_json(const struct kiln_build_output *o)
-{
-    json_t *names = json_array();
-    for (size_t i = 0; i < o->names.n; i++)
-        json_array_append_new(names, json_string(o->names.v[i]));
-    return json_pack(
-            "{s:s, s:o, s:o, s:b, s:s, s:i, s:b, s:o}", "type", type_names[o->type], "dest",
-            o->dest ? json_string(o->dest) : json_null(), "names", names, "push", o->push,
-            "compression", kiln_oci_compression_name(o->compression), "compression_level",
-            o->compression_level, "force_compression", o->force_compression, "oci_mediatypes",
-            o->oci_mediatypes == KILN_DF_UNSET ? json_null() : json_boolean(o->oci_mediatypes));
 }

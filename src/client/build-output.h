@@ -30,5 +30,3 @@ int kiln_build_output_parse(const char *value, struct kiln_build_request *req,
 int kiln_build_outputs_finish(struct kiln_build_request *req, bool push, bool load,
                               bool stdout_is_tty, struct kiln_error **err);
 
-/* One output as JSON (for --dry-run-request). Caller decrefs. */
-json_t *kiln_build_output_json(const struct kiln_build_output *o);
