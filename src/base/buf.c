@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
@@ -90,4 +93,31 @@ int kiln_buf_addf(struct kiln_buf *b, const char *fmt, ...)
     _cleanup_free_ char *s = kiln_xvasprintf(fmt, ap);
     va_end(ap);
     return kiln_buf_adds(b, s);
+}
+
+int kiln_buf_read_fd(struct kiln_buf *b, int fd)
+{
+    for (;;) {
+        if (kiln_buf_grow(b, 65536) < 0 && kiln_buf_grow(b, 1) < 0)
+            return KILN_E_LIMIT;
+        ssize_t n = read(fd, b->buf + b->len, b->alloc - b->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return 0;
+        b->len += (size_t)n;
+        b->buf[b->len] = '\0';
+    }
+}
+
+int kiln_buf_read_file(struct kiln_buf *b, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = kiln_buf_read_fd(b, fd);
+    close(fd);
+    return r;
 }

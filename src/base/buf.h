@@ -42,6 +42,10 @@ int kiln_buf_add(struct kiln_buf *b, const void *data, size_t n);
 int kiln_buf_adds(struct kiln_buf *b, const char *s);
 int kiln_buf_addf(struct kiln_buf *b, const char *fmt, ...) _printf_(2, 3);
 void kiln_buf_truncate(struct kiln_buf *b, size_t len);
+/* Appends what fd holds until its end. -errno, or KILN_E_LIMIT past the cap. */
+int kiln_buf_read_fd(struct kiln_buf *b, int fd);
+/* Appends the file at path. -errno (-ENOENT when missing), or KILN_E_LIMIT past the cap. */
+int kiln_buf_read_file(struct kiln_buf *b, const char *path);
 
 static inline int kiln_buf_addch(struct kiln_buf *b, char c)
 {

@@ -5,6 +5,7 @@
 #include "human.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -43,4 +44,45 @@ int kiln_parse_size(const char *s, uint64_t *ret)
             return 0;
         }
     return -1;
+}
+
+void kiln_human_duration(int64_t seconds, char out[KILN_HUMAN_DURATION_MAX])
+{
+    int64_t h = seconds / 3600, m = seconds % 3600 / 60, s = seconds % 60;
+    if (h)
+        snprintf(out, KILN_HUMAN_DURATION_MAX, "%" PRId64 "h%" PRId64 "m%" PRId64 "s", h, m, s);
+    else if (m)
+        snprintf(out, KILN_HUMAN_DURATION_MAX, "%" PRId64 "m%" PRId64 "s", m, s);
+    else
+        snprintf(out, KILN_HUMAN_DURATION_MAX, "%" PRId64 "s", s);
+}
+
+int kiln_parse_duration(const char *s, int64_t *ret_seconds)
+{
+    static const struct {
+        char unit;
+        int64_t seconds;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    int64_t total = 0;
+    if (!s || !*s)
+        return -1;
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        int64_t n = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            if (n > (INT64_MAX - 9) / 10)
+                return -1;
+            n = n * 10 + (*s - '0');
+        }
+        size_t i = 0;
+        while (i < sizeof(units) / sizeof(units[0]) && units[i].unit != *s)
+            i++;
+        if (i == sizeof(units) / sizeof(units[0]) || n > (INT64_MAX - total) / units[i].seconds)
+            return -1;
+        total += n * units[i].seconds;
+        s++;
+    }
+    *ret_seconds = total;
+    return 0;
 }

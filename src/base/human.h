@@ -17,3 +17,15 @@ void kiln_human_size(uint64_t n, char out[KILN_HUMAN_SIZE_MAX]);
  * or -1 for anything else.
  */
 int kiln_parse_size(const char *s, uint64_t *ret);
+
+#define KILN_HUMAN_DURATION_MAX 32
+
+/* Whole seconds as Go's time.Duration prints them: "1h30m0s", "20s", "0s". */
+void kiln_human_duration(int64_t seconds, char out[KILN_HUMAN_DURATION_MAX]);
+
+/*
+ * Parses a duration as Go writes them, in whole seconds: "90m", "1h30m",
+ * "20s", "2h", plus "d" for days ("30d"). Returns 0, or -1 for anything else
+ * (no unit, a fraction, a negative or overflowing value).
+ */
+int kiln_parse_duration(const char *s, int64_t *ret_seconds);

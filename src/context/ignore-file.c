@@ -16,23 +16,13 @@
 /* Reads path into out; 0 when it does not exist, 1 when read. */
 static int slurp(const char *path, struct kiln_buf *out, struct kiln_error **err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : kiln_error_set_errno(err, -errno, "open '%s'", path);
-    for (;;) {
-        if (kiln_buf_grow(out, 65536) < 0 && kiln_buf_grow(out, 1) < 0)
-            return kiln_error_set(err, KILN_E_LIMIT, "'%s' is larger than %u MiB", path,
-                                  KILN_DOCKERIGNORE_MAX / (1024 * 1024));
-        ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_error_set_errno(err, -errno, "read '%s'", path);
-        if (n == 0)
-            return 1;
-        out->len += (size_t)n;
-        out->buf[out->len] = '\0';
-    }
+    int r = kiln_buf_read_file(out, path);
+    if (r == -ENOENT)
+        return 0;
+    if (r == KILN_E_LIMIT)
+        return kiln_error_set(err, r, "'%s' is larger than %u MiB", path,
+                              KILN_DOCKERIGNORE_MAX / (1024 * 1024));
+    return r < 0 ? kiln_error_set_errno(err, r, "read '%s'", path) : 1;
 }
 
 int kiln_context_read_ignore(const char *context, const char *dockerfile, struct kiln_strv *ret,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -367,9 +368,42 @@ int kiln_registry_credentials_set(const char *path, const char *server,
     return r;
 }
 
+/* Credentials handed over in memory (kiln_registry_credentials_preset), by key. */
+static pthread_mutex_t preset_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct preset {
+    char *key;
+    struct kiln_registry_cred *cred;
+} *presets;
+static size_t n_presets;
+
+void kiln_registry_credentials_preset(const char *server, const struct kiln_registry_cred *cred)
+{
+    char *key = kiln_registry_cred_key(server);
+    pthread_mutex_lock(&preset_lock);
+    presets = kiln_xrealloc(presets, (n_presets + 1) * sizeof(*presets));
+    presets[n_presets++] = (struct preset){key, kiln_registry_cred_dup(cred)};
+    pthread_mutex_unlock(&preset_lock);
+}
+
+static int preset_get(const char *server, struct kiln_registry_cred **ret)
+{
+    _cleanup_free_ char *key = kiln_registry_cred_key(server);
+    int found = 0;
+    pthread_mutex_lock(&preset_lock);
+    for (size_t i = n_presets; i > 0 && !found; i--)
+        if (strcmp(presets[i - 1].key, key) == 0) {
+            *ret = kiln_registry_cred_dup(presets[i - 1].cred);
+            found = 1;
+        }
+    pthread_mutex_unlock(&preset_lock);
+    return found;
+}
+
 int kiln_registry_credentials_lookup(const char *server, struct kiln_registry_cred **ret,
                                      struct kiln_error **err)
 {
+    if (preset_get(server, ret))
+        return 1;
     int r = kiln_registry_credentials_get(NULL, server, ret, err);
     if (r != 0)
         return r;

@@ -75,9 +75,16 @@ int kiln_registry_docker_config_get(const char *config_dir, const char *server,
                                     struct kiln_registry_cred **ret, struct kiln_error **err);
 
 /*
- * kiln's file first, then Docker's: what `kiln build --push` uses for
- * `server` when the user gave nothing else. Returns 1 and *ret, or 0.
- * Errors as above.
+ * Credentials for `server` held in this process's memory only (a kilnd build
+ * worker gets them with its build): kiln_registry_credentials_lookup()
+ * answers them before any file. The last one given for a server wins.
+ */
+void kiln_registry_credentials_preset(const char *server, const struct kiln_registry_cred *cred);
+
+/*
+ * Preset credentials first, then kiln's file, then Docker's: what `kiln build
+ * --push` uses for `server` when the user gave nothing else. Returns 1 and
+ * *ret, or 0. Errors as above.
  */
 int kiln_registry_credentials_lookup(const char *server, struct kiln_registry_cred **ret,
                                      struct kiln_error **err);
