@@ -147,3 +147,11 @@ int kiln_docker_load(const char *socket, struct kiln_store *s, const struct kiln
     int r = spool(tmp_dir, s, img, &fd, err);
     return r < 0 ? r : post(socket, fd, err);
 }
+
+int kiln_docker_load_tar(const char *socket, int fd, struct kiln_error **err)
+{
+    struct stat st;
+    if (stat(socket, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return no_engine(socket, err);
+    return post(socket, fd, err);
+}

@@ -102,6 +102,9 @@ int kiln_export_tar(const char *root, const struct kiln_export_fs_opts *o, kiln_
 int kiln_docker_load(const char *socket, struct kiln_store *s, const struct kiln_export_image *img,
                      const char *tmp_dir, struct kiln_error **err);
 
+/* Posts the docker tar that fd holds (read from its start) to the engine; errors as above. */
+int kiln_docker_load_tar(const char *socket, int fd, struct kiln_error **err);
+
 /* ---- Shared by the image exporters (oci-layout.c, export-oci.c, export-docker.c) ---- */
 
 /* Reads blob `digest` (at most `max` bytes) into out. Errors: those of the store, KILN_E_LIMIT. */

@@ -93,3 +93,11 @@ void kiln_progress_log(struct kiln_progress *p, const char *id, int stream, cons
  * build (then it shows only in the list at the end).
  */
 void kiln_progress_warn(struct kiln_progress *p, const char *id, const char *message);
+
+/*
+ * Feeds one --progress=rawjson line (a parsed SolveStatus, as this printer's
+ * rawjson mode writes them) into p, whatever p's mode: how a remote build's
+ * progress is shown. Unknown keys and malformed entries are skipped.
+ */
+struct json_t;
+void kiln_progress_replay(struct kiln_progress *p, struct json_t *line);
