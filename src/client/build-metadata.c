@@ -45,9 +45,11 @@ static int write_atomic(const char *path, const char *what, const char *text,
 }
 
 int kiln_build_metadata_write(const char *path, const struct kiln_build_result *res,
-                              struct kiln_error **err)
+                              const char *build_ref, struct kiln_error **err)
 {
     json_t *m = json_object();
+    if (build_ref)
+        json_object_set_new(m, "buildx.build.ref", json_string(build_ref));
     if (*res->image_digest)
         json_object_set_new(m, "containerimage.digest", json_string(res->image_digest));
     if (*res->config_digest)

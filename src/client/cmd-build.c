@@ -95,7 +95,7 @@ static int report(const struct kiln_build_cli *cli, const struct kiln_build_resu
     struct kiln_error *e = NULL;
     int r = 0;
     if (cli->metadata_file)
-        r = kiln_build_metadata_write(cli->metadata_file, res, &e);
+        r = kiln_build_metadata_write(cli->metadata_file, res, NULL, &e);
     if (r >= 0 && cli->iidfile)
         r = kiln_build_iidfile_write(cli->iidfile, res, &e);
     if (r < 0) {
