@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * api-builds.c - builds: create, context upload, events, logs, record,
+ * output, cancel (docs/internals/cloud-api.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "build-record.h"
+#include "builders.h"
+#include "context-sync.h"
+#include "engine/request-json.h"
+#include "server.h"
+#include "store/store.h"
+#include "tokens.h"
+
+#include "base/banned.h"
+
+#define DOCKERFILE_TEXT_MAX (1u << 20)
+#define REGISTRY_AUTHS_MAX  64
+
+/* Checks the body's request against the builder; 0 or an error response. */
+static int check_request(const struct kilnd_builder *bl, json_t *j, bool *ret_output,
+                         struct kiln_error **err)
+{
+    struct kiln_build_request req;
+    int r = kiln_build_request_from_json(j, &req, err);
+    for (size_t i = 0; r >= 0 && i < req.platforms.n; i++)
+        if (kiln_strv_find(&bl->platforms, req.platforms.v[i]) < 0)
+            r = kiln_error_set(err, KILN_E_INVALID,
+                               "builder %s/%s does not build %s: ask for one of its platforms, "
+                               "or have its admin add it (kilnd admin builder create --platforms)",
+                               bl->account, bl->name, req.platforms.v[i]);
+    *ret_output = false;
+    for (size_t i = 0; r >= 0 && i < req.n_outputs; i++)
+        if (req.outputs[i].type != KILN_OUTPUT_IMAGE &&
+            req.outputs[i].type != KILN_OUTPUT_CACHEONLY)
+            *ret_output = true;
+    if (r >= 0 && req.n_outputs > 1 && *ret_output)
+        r = kiln_error_set(err, KILN_E_INVALID,
+                           "a cloud build streams back one output at most; push the image and "
+                           "export one of oci, docker, tar or local");
+    kiln_build_request_release(&req);
+    return r;
+}
+
+static int check_auths(json_t *auths, struct kiln_error **err)
+{
+    const char *host;
+    json_t *a;
+    if (!auths || json_is_null(auths))
+        return 0;
+    if (!json_is_object(auths) || json_object_size(auths) > REGISTRY_AUTHS_MAX)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "\"registry_auth\" must be an object of at most %u registries",
+                              REGISTRY_AUTHS_MAX);
+    json_object_foreach(auths, host, a)
+    {
+        if (!json_is_object(a))
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "\"registry_auth\" of %s must be an object", host);
+    }
+    return 0;
+}
+
+static json_t *summary(json_t *request)
+{
+    json_t *types = json_array(), *o;
+    size_t i;
+    json_array_foreach(json_object_get(request, "outputs"), i, o)
+            json_array_append(types, json_object_get(o, "type"));
+    return json_pack("{s:O?, s:O?, s:O?, s:o}", "tags", json_object_get(request, "tags"),
+                     "platforms", json_object_get(request, "platforms"), "target",
+                     json_object_get(request, "target"), "outputs", types);
+}
+
+static int open_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
+                              struct kiln_error **err)
+{
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/builders/%s", app->data_dir, builder);
+    _cleanup_free_ char *parent = kiln_xstrdup(dir);
+    *strrchr(parent, '/') = '\0';
+    if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+        return kiln_error_set_errno(err, -errno, "cannot create the builder's store '%s'", dir);
+    return kiln_store_open(dir, ret, err);
+}
+
+/* What of b's context the builder's store lacks; queues b when nothing. */
+static int sync_state(struct kilnd *app, struct kilnd_build *b, json_t **ret_missing,
+                      struct kiln_error **err)
+{
+    _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
+    int r = open_builder_store(app, b->builder, &s, err);
+    if (r < 0)
+        return r;
+    json_t *context = json_object_get(b->job, "context");
+    if ((r = kilnd_context_missing(s, context, ret_missing, err)) < 0)
+        return r;
+    if (json_array_size(*ret_missing) == 0)
+        r = kilnd_queue_submit(app->queue, b, err);
+    return r;
+}
+
+static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    struct kilnd *app = app_;
+    struct kilnd_principal *p;
+    struct kilnd_builder *bl;
+    if (!kilnd_api_builder(app, rq, rs, &p, &bl))
+        return;
+    json_t *j = rq->json, *request = json_object_get(j, "request");
+    json_t *context = json_object_get(j, "context");
+    const char *dockerfile = json_string_value(json_object_get(j, "dockerfile"));
+    struct kiln_error *e = NULL;
+    bool output = false;
+    int r = 0;
+    if (!dockerfile || strlen(dockerfile) > DOCKERFILE_TEXT_MAX)
+        r = kiln_error_set(&e, KILN_E_INVALID,
+                           "\"dockerfile\" must hold the Dockerfile's text (at most %u bytes)",
+                           DOCKERFILE_TEXT_MAX);
+    if (r >= 0)
+        r = check_request(bl, request, &output, &e);
+    if (r >= 0)
+        r = kilnd_context_check(context, &e);
+    if (r >= 0)
+        r = check_auths(json_object_get(j, "registry_auth"), &e);
+    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
+    struct kilnd_build *b = NULL;
+    if (r >= 0)
+        r = kilnd_queue_create(app->queue, app->data_dir, key, p->name, p->token_id,
+                               bl->timeout_s, (unsigned)bl->concurrency, &b, &e);
+    json_t *missing = NULL;
+    if (r >= 0) {
+        b->output = output;
+        b->rec.summary = summary(request);
+        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I}", "store", b->store, "builder",
+                           key, "request", request, "dockerfile", dockerfile, "context", context,
+                           "registry_auth", json_object_get(j, "registry_auth"), "cache_max",
+                           (json_int_t)bl->cache_max);
+        r = kilnd_queue_record(app->queue, b, &e);
+    }
+    if (r >= 0)
+        r = sync_state(app, b, &missing, &e);
+    if (r < 0) {
+        if (b)
+            kilnd_queue_cancel(app->queue, b->id, kiln_error_message(e, r), NULL);
+        kilnd_http_fail(rs, r, e);
+    } else {
+        kilnd_http_json(rs, 201, json_pack("{s:s, s:o}", "id", b->id, "missing", missing));
+    }
+    kilnd_build_unref(b);
+    kiln_error_free(e);
+    kilnd_builder_free(bl);
+    kilnd_principal_free(p);
+}
+
+/*
+ * The live build of rq->seg[0] when the token may reach it; NULL with rs
+ * answered otherwise. `rec` (may be NULL) gets the record (live or ended).
+ */
+static bool find_build(struct kilnd *app, struct kilnd_http_request *rq,
+                       struct kilnd_http_response *rs, struct kilnd_build_record *rec)
+{
+    struct kilnd_principal *p = kilnd_api_auth(app, rq, rs);
+    if (!p)
+        return false;
+    struct kilnd_build_record r0 = {0};
+    struct kiln_error *e = NULL;
+    int r = kilnd_build_record_get(app->db, rq->seg[0], &r0, &e);
+    bool ok = r >= 0;
+    if (!ok)
+        kilnd_http_fail(rs, r, e);
+    kiln_error_free(e);
+    if (ok) {
+        _cleanup_free_ char *account = kiln_xstrdup(r0.builder);
+        char *slash = strchr(account, '/');
+        if (slash)
+            *slash = '\0';
+        ok = kilnd_api_may_connect(app, p, account, rs);
+    }
+    if (ok && rec)
+        *rec = r0;
+    else
+        kilnd_build_record_release(&r0);
+    kilnd_principal_free(p);
+    return ok;
+}
+
+static struct kilnd_build *find_live(struct kilnd *app, struct kilnd_http_request *rq,
+                                     struct kilnd_http_response *rs)
+{
+    if (!find_build(app, rq, rs, NULL))
+        return NULL;
+    struct kilnd_build *b = kilnd_queue_find(app->queue, rq->seg[0]);
+    if (!b)
+        kilnd_http_error(rs, 409, "build %s has ended", rq->seg[0]);
+    return b;
+}
+
+static void context_missing(void *app, struct kilnd_http_request *rq,
+                            struct kilnd_http_response *rs)
+{
+    struct kilnd_build *b = find_live(app, rq, rs);
+    if (!b)
+        return;
+    json_t *missing = NULL;
+    struct kiln_error *e = NULL;
+    int r = strcmp(b->rec.state, "uploading") != 0
+                    ? (missing = json_array(), 0)
+                    : sync_state(app, b, &missing, &e);
+    if (r < 0)
+        kilnd_http_fail(rs, r, e);
+    else
+        kilnd_http_json(rs, 200, json_pack("{s:o}", "missing", missing));
+    kiln_error_free(e);
+    kilnd_build_unref(b);
+}
+
+static void upload_accept(void *app, struct kilnd_http_request *rq,
+                          struct kilnd_http_response *rs)
+{
+    struct kilnd_build *b = find_live(app, rq, rs);
+    if (b && strcmp(b->rec.state, "uploading") != 0)
+        kilnd_http_error(rs, 409, "build %s has its context already", b->id);
+    kilnd_build_unref(b);
+}
+
+static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    struct kilnd *app = app_;
+    struct kilnd_build *b = kilnd_queue_find(app->queue, rq->seg[0]);
+    if (!b) {
+        kilnd_http_error(rs, 409, "build %s has ended", rq->seg[0]);
+        return;
+    }
+    _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
+    json_t *missing = NULL, *still = NULL;
+    size_t stored = 0;
+    struct kiln_error *e = NULL;
+    int r = open_builder_store(app, b->builder, &s, &e);
+    if (r >= 0)
+        r = kilnd_context_missing(s, json_object_get(b->job, "context"), &missing, &e);
+    if (r >= 0)
+        r = kilnd_context_receive(s, rq->spool_fd, missing, &stored, &e);
+    atomic_fetch_add(&app->context_bytes, rq->bytes);
+    kilnd_events_append_json(b->events, json_pack("{s:s, s:I}", "kiln", "context", "bytes",
+                                                  (json_int_t)rq->bytes));
+    if (r >= 0)
+        r = sync_state(app, b, &still, &e);
+    if (r < 0)
+        kilnd_http_fail(rs, r, e);
+    else
+        kilnd_http_json(rs, 200,
+                        json_pack("{s:o, s:I}", "missing", still, "stored", (json_int_t)stored));
+    json_decref(missing);
+    kiln_error_free(e);
+    kilnd_build_unref(b);
+}
+
+/* A client reading a build's events; `attached`: the build's own client, whose going away
+ * cancels the build (as BuildKit cancels a solve when its session ends). */
+struct follower {
+    struct kilnd *app;
+    struct kilnd_events_reader *rd;
+    char id[32];
+};
+
+static ssize_t events_read(void *ud, uint64_t pos, char *buf, size_t max)
+{
+    struct follower *f = ud;
+    return kilnd_events_read(f->rd, buf, max);
+}
+
+static void events_free(void *ud)
+{
+    struct follower *f = ud;
+    kilnd_events_reader_free(f->rd);
+    free(f);
+}
+
+static void events_abort(void *ud)
+{
+    struct follower *f = ud;
+    kilnd_queue_cancel(f->app->queue, f->id, "the client went away (Ctrl-C or a lost connection)",
+                       NULL);
+}
+
+static void stream_events(struct kilnd *app, struct kilnd_http_request *rq,
+                          struct kilnd_http_response *rs, bool follow)
+{
+    if (!find_build(app, rq, rs, NULL))
+        return;
+    struct kilnd_build *b = follow ? kilnd_queue_find(app->queue, rq->seg[0]) : NULL;
+    struct kilnd_events *ev = b ? kilnd_events_ref(b->events) : NULL;
+    kilnd_build_unref(b);
+    struct kiln_error *e = NULL;
+    if (!ev) {
+        _cleanup_free_ char *path = kiln_xasprintf("%s/builds/%s/events.ndjson", app->data_dir,
+                                                   rq->seg[0]);
+        int r = kilnd_events_open(path, true, &ev, &e);
+        if (r < 0) {
+            kilnd_http_fail(rs, r, e);
+            kiln_error_free(e);
+            return;
+        }
+    }
+    struct kilnd_events_reader *rd = kilnd_events_follow(ev);
+    kilnd_events_unref(ev);
+    if (!rd) {
+        kilnd_http_error(rs, 500, "cannot read the event log of build %s", rq->seg[0]);
+        return;
+    }
+    struct follower *f = kiln_xcalloc(1, sizeof(*f));
+    f->app = app;
+    f->rd = rd;
+    snprintf(f->id, sizeof(f->id), "%s", rq->seg[0]);
+    rs->status = 200;
+    rs->content_type = "application/x-ndjson";
+    rs->stream = events_read;
+    rs->stream_ud = f;
+    rs->stream_free = events_free;
+    const char *attach = kilnd_http_param(rq, "attach");
+    if (follow && attach && strcmp(attach, "1") == 0)
+        rs->stream_abort = events_abort;
+}
+
+static void events(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    stream_events(app, rq, rs, true);
+}
+
+static void logs(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    stream_events(app, rq, rs, false);
+}
+
+static void record(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    struct kilnd_build_record rec;
+    if (!find_build(app, rq, rs, &rec))
+        return;
+    kilnd_http_json(rs, 200, kilnd_build_record_json(&rec));
+    kilnd_build_record_release(&rec);
+}
+
+static void output(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    struct kilnd *app = app_;
+    if (!find_build(app, rq, rs, NULL))
+        return;
+    _cleanup_free_ char *path = kiln_xasprintf("%s/builds/%s/output", app->data_dir, rq->seg[0]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        kilnd_http_error(rs, 404, "build %s has no output to download", rq->seg[0]);
+        return;
+    }
+    rs->status = 200;
+    rs->content_type = "application/x-tar";
+    rs->has_file = true;
+    rs->file_fd = fd;
+    rs->file_size = (uint64_t)st.st_size;
+}
+
+static void cancel(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
+{
+    struct kilnd *app = app_;
+    if (!find_build(app, rq, rs, NULL))
+        return;
+    struct kiln_error *e = NULL;
+    const char *why = json_string_value(json_object_get(rq->json, "reason"));
+    int r = kilnd_queue_cancel(app->queue, rq->seg[0], why ? why : "cancelled by the client", &e);
+    if (r < 0)
+        kilnd_http_fail(rs, r == KILN_E_NOTFOUND ? KILN_E_CONFLICT : r, e);
+    else
+        kilnd_http_json(rs, 202, json_pack("{s:s}", "id", rq->seg[0]));
+    kiln_error_free(e);
+}
+
+const struct kilnd_route kilnd_api_build_routes[] = {
+        {"POST", "/v1/builders/*/*/builds", KILND_BODY_JSON, NULL, create},
+        {"GET", "/v1/builds/*", KILND_BODY_NONE, NULL, record},
+        {"GET", "/v1/builds/*/context", KILND_BODY_NONE, NULL, context_missing},
+        {"PUT", "/v1/builds/*/context", KILND_BODY_SPOOL, upload_accept, upload},
+        {"GET", "/v1/builds/*/events", KILND_BODY_NONE, NULL, events},
+        {"GET", "/v1/builds/*/logs", KILND_BODY_NONE, NULL, logs},
+        {"GET", "/v1/builds/*/output", KILND_BODY_NONE, NULL, output},
+        {"POST", "/v1/builds/*/cancel", KILND_BODY_JSON, NULL, cancel},
+};
+const size_t kilnd_api_n_build_routes =
+        sizeof(kilnd_api_build_routes) / sizeof(kilnd_api_build_routes[0]);
