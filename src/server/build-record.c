@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "db.h"
@@ -169,12 +170,15 @@ int kilnd_build_record_fail_unfinished(struct kilnd_db *db, const char *reason,
     sqlite3 *h = kilnd_db_sqlite(db);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(h,
-                                "UPDATE builds SET state = 'failed', error = ?1 WHERE state IN "
+                                "UPDATE builds SET state = 'failed', error = ?1, finished_ns = ?2 WHERE state IN "
                                 "('uploading', 'queued', 'running') RETURNING id",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db_error(h, rc, "prepare", err);
     bind_text(st, 1, reason);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sqlite3_bind_int64(st, 2, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         kiln_strv_push(ret_ids, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);

@@ -230,6 +230,20 @@ static void remote_ip(struct MHD_Connection *mc, char *buf, size_t len)
                   (socklen_t)len);
 }
 
+/* libmicrohttpd's own messages, in kilnd's log format. */
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+        msg[--n] = '\0';
+    for (char *p = msg; *p; p++)
+        if (*p == '"')
+            *p = '\'';
+    fprintf(stderr, "level=warn msg=\"http: %s\"\n", msg);
+}
+
 static struct conn *conn_new(struct kilnd_http *h, struct MHD_Connection *mc, const char *url,
                              const char *method)
 {
@@ -500,7 +514,8 @@ int kilnd_http_start(const struct kilnd_http_options *o, struct kilnd_http **ret
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_ARRAY,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY,
                             o->tls_cert ? tls : tls + 2, MHD_OPTION_END);
     if (!h->d) {
         kilnd_http_stop(h);
