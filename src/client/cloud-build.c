@@ -42,9 +42,8 @@ static int read_dockerfile(struct kiln_build_request *req, struct kiln_error **e
 {
     if (req->dockerfile_text)
         return 0;
-    _cleanup_free_ char *path = req->dockerfile
-                                        ? kiln_xstrdup(req->dockerfile)
-                                        : kiln_xasprintf("%s/Dockerfile", req->context_dir);
+    _cleanup_free_ char *path = req->dockerfile ? kiln_xstrdup(req->dockerfile)
+                                                : kiln_xasprintf("%s/Dockerfile", req->context_dir);
     struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
     int r = kiln_context_read_dockerfile(path, &b, err);
     if (r >= 0)
@@ -150,8 +149,7 @@ static int upload(struct run *run, const char *context_dir, json_t *entries, jso
         json_t *answer = NULL;
         r = kiln_context_upload_open(context_dir, entries, missing, &u, err);
         if (r >= 0) {
-            r = kiln_cloud_upload(run->c, path, "gzip", kiln_context_upload_read, u, &answer,
-                                  err);
+            r = kiln_cloud_upload(run->c, path, "gzip", kiln_context_upload_read, u, &answer, err);
             run->sent += kiln_context_upload_bytes(u);
             kiln_context_upload_close(u);
         }
@@ -215,8 +213,8 @@ static int on_event(void *ud, const char *line, size_t len, struct kiln_error **
         kiln_progress_replay(run->p, j);
     } else if (strcmp(kiln, "queued") == 0) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "waiting for a free slot on %s (position %lld)",
-                 run->b->builder, (long long)json_integer_value(json_object_get(j, "position")));
+        snprintf(msg, sizeof(msg), "waiting for a free slot on %s (position %lld)", run->b->builder,
+                 (long long)json_integer_value(json_object_get(j, "position")));
         kiln_progress_warn(run->p, NULL, msg);
     } else if (strcmp(kiln, "result") == 0) {
         json_decref(run->result);
@@ -289,10 +287,9 @@ static const char *plan_load(struct kiln_build_request *req)
         return NULL;
     struct stat st;
     if (!sock || stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) || req->platforms.n > 1) {
-        fprintf(stderr,
-                "WARNING: No output specified and no local Docker engine to load into: the "
-                "result stays in the builder's cache only. Use --push to push it to a "
-                "registry, or -o type=oci,dest=FILE to download it\n");
+        fprintf(stderr, "WARNING: No output specified and no local Docker engine to load into: the "
+                        "result stays in the builder's cache only. Use --push to push it to a "
+                        "registry, or -o type=oci,dest=FILE to download it\n");
         return NULL;
     }
     req->outputs = kiln_xcalloc(1, sizeof(*req->outputs));
@@ -304,15 +301,15 @@ static const char *plan_load(struct kiln_build_request *req)
     return sock;
 }
 
-static int finish(struct run *run, struct kiln_build_request *req,
-                  const struct kiln_build_cli *cli, const char *load, struct kiln_error **err)
+static int finish(struct run *run, struct kiln_build_request *req, const struct kiln_build_cli *cli,
+                  const char *load, struct kiln_error **err)
 {
     const char *status = json_string_value(json_object_get(run->result, "status"));
     if (!status || strcmp(status, "succeeded") != 0) {
         const char *msg = json_string_value(json_object_get(run->result, "error"));
-        int r = kiln_error_set(err, status && strcmp(status, "canceled") == 0 ? KILN_E_CANCELLED
-                                                                              : KILN_E_INVALID,
-                               "%s", msg ? msg : "the build failed");
+        int r = kiln_error_set(
+                err, status && strcmp(status, "canceled") == 0 ? KILN_E_CANCELLED : KILN_E_INVALID,
+                "%s", msg ? msg : "the build failed");
         if (err && *err)
             (*err)->line = (unsigned)json_integer_value(json_object_get(run->result, "line"));
         return r;

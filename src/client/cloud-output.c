@@ -133,8 +133,7 @@ int kiln_cloud_result_report(const struct kiln_build_cli *cli, json_t *result,
     res.descriptor = json_is_object(d) ? json_incref(d) : NULL;
     json_t *n;
     size_t i;
-    json_array_foreach(json_object_get(result, "names"), i, n)
-    {
+    json_array_foreach (json_object_get(result, "names"), i, n) {
         if (json_is_string(n))
             kiln_strv_push(&res.names, json_string_value(n));
     }

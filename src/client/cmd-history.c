@@ -55,19 +55,17 @@ static const char *tags(json_t *rec)
 
 static void print_list(json_t *builds)
 {
-    printf("%-27s %-40s %-10s %-21s %s\n", "BUILD ID", "NAME", "STATUS", "CREATED AT",
-           "DURATION");
+    printf("%-27s %-40s %-10s %-21s %s\n", "BUILD ID", "NAME", "STATUS", "CREATED AT", "DURATION");
     json_t *b;
     size_t i;
-    json_array_foreach(builds, i, b)
-    {
+    json_array_foreach (builds, i, b) {
         char created[32], dur[KILN_HUMAN_DURATION_MAX] = "-";
         when(json_integer_value(json_object_get(b, "created_ns")), created);
         json_int_t ms = json_integer_value(json_object_get(b, "duration_ms"));
         if (ms)
             kiln_human_duration((ms + 999) / 1000, dur);
-        printf("%-27s %-40s %-10s %-21s %s\n", json_string_value(json_object_get(b, "id")),
-               tags(b), json_string_value(json_object_get(b, "state")), created, dur);
+        printf("%-27s %-40s %-10s %-21s %s\n", json_string_value(json_object_get(b, "id")), tags(b),
+               json_string_value(json_object_get(b, "state")), created, dur);
     }
 }
 
@@ -134,9 +132,9 @@ static int run(const struct kiln_builder_entry *b, int argc, char **argv, struct
         r = KILN_E_INVALID;
     }
     if (r >= 0 && json) {
-        char *text = json_dumps(strcmp(argv[0], "ls") == 0 ? json_object_get(answer, "builds")
-                                                           : answer,
-                                JSON_INDENT(2));
+        char *text =
+                json_dumps(strcmp(argv[0], "ls") == 0 ? json_object_get(answer, "builds") : answer,
+                           JSON_INDENT(2));
         printf("%s\n", text ? text : "null");
         free(text);
     }
@@ -178,8 +176,9 @@ int kiln_cmd_history(int argc, char **argv)
         r = run(b, argc - i, argv + i, &e);
     kiln_builder_entry_free(b);
     if (r == KILN_E_INVALID && !e) {
-        fprintf(stderr, "kiln history: '%s' with these arguments is not a command (see kiln "
-                        "history --help)\n",
+        fprintf(stderr,
+                "kiln history: '%s' with these arguments is not a command (see kiln "
+                "history --help)\n",
                 argv[i]);
         return KILN_EXIT_USAGE;
     }

@@ -90,6 +90,7 @@ void kiln_progress_replay(struct kiln_progress *p, json_t *line)
     for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
         json_t *a = json_object_get(line, lists[k].key), *item;
         size_t i;
-        json_array_foreach(a, i, item) lists[k].each(p, item);
+        json_array_foreach (a, i, item)
+            lists[k].each(p, item);
     }
 }

@@ -47,13 +47,12 @@ static json_t *nullable(const char *s)
 
 json_t *kiln_build_output_json(const struct kiln_build_output *o)
 {
-    return json_pack("{s:s, s:o, s:o, s:b, s:s, s:i, s:b, s:o}", "type", type_names[o->type],
-                     "dest", nullable(o->dest), "names", strv_json(&o->names), "push", o->push,
-                     "compression", kiln_oci_compression_name(o->compression),
-                     "compression_level", o->compression_level, "force_compression",
-                     o->force_compression, "oci_mediatypes",
-                     o->oci_mediatypes == KILN_DF_UNSET ? json_null()
-                                                        : json_boolean(o->oci_mediatypes));
+    return json_pack(
+            "{s:s, s:o, s:o, s:b, s:s, s:i, s:b, s:o}", "type", type_names[o->type], "dest",
+            nullable(o->dest), "names", strv_json(&o->names), "push", o->push, "compression",
+            kiln_oci_compression_name(o->compression), "compression_level", o->compression_level,
+            "force_compression", o->force_compression, "oci_mediatypes",
+            o->oci_mediatypes == KILN_DF_UNSET ? json_null() : json_boolean(o->oci_mediatypes));
 }
 
 json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
@@ -61,15 +60,14 @@ json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
     json_t *outputs = json_array();
     for (size_t i = 0; i < req->n_outputs; i++)
         json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s}",
-                     "context", nullable(req->context_dir), "dockerfile",
-                     nullable(req->dockerfile), "tags", strv_json(&req->tags), "build_args",
-                     strv_json(&req->build_args), "labels", strv_json(&req->labels), "target",
-                     nullable(req->target), "platforms", strv_json(&req->platforms), "outputs",
-                     outputs, "no_cache", req->no_cache, "pull", req->pull, "allow_network_host",
-                     req->allow_network_host, "source_date_epoch",
-                     req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
-                     req->builder ? req->builder : "");
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s}", "context",
+                     nullable(req->context_dir), "dockerfile", nullable(req->dockerfile), "tags",
+                     strv_json(&req->tags), "build_args", strv_json(&req->build_args), "labels",
+                     strv_json(&req->labels), "target", nullable(req->target), "platforms",
+                     strv_json(&req->platforms), "outputs", outputs, "no_cache", req->no_cache,
+                     "pull", req->pull, "allow_network_host", req->allow_network_host,
+                     "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(),
+                     "builder", req->builder ? req->builder : "");
 }
 
 /* Reading: every key optional; a present key must hold the right type. */
@@ -112,8 +110,7 @@ static int get_strv(json_t *o, const char *key, struct kiln_strv *ret, struct ki
     if (json_array_size(a) > KILN_REQUEST_VALUES_MAX)
         return kiln_error_set(err, KILN_E_LIMIT, "request: \"%s\" has more than %u entries", key,
                               KILN_REQUEST_VALUES_MAX);
-    json_array_foreach(a, i, v)
-    {
+    json_array_foreach (a, i, v) {
         if (!json_is_string(v) || json_string_length(v) > KILN_REQUEST_STRING_MAX ||
             strlen(json_string_value(v)) != json_string_length(v))
             return kiln_error_set(err, KILN_E_INVALID,
@@ -179,8 +176,7 @@ static int outputs_from_json(json_t *j, struct kiln_build_request *req, struct k
         return kiln_error_set(err, KILN_E_LIMIT, "request: more than %u outputs",
                               KILN_REQUEST_OUTPUTS_MAX);
     req->outputs = kiln_xcalloc(json_array_size(a) + 1, sizeof(*req->outputs));
-    json_array_foreach(a, i, o)
-    {
+    json_array_foreach (a, i, o) {
         req->n_outputs = i + 1;
         int r = output_from_json(o, &req->outputs[i], err);
         if (r < 0)
@@ -189,8 +185,7 @@ static int outputs_from_json(json_t *j, struct kiln_build_request *req, struct k
     return 0;
 }
 
-int kiln_build_request_from_json(json_t *j, struct kiln_build_request *req,
-                                 struct kiln_error **err)
+int kiln_build_request_from_json(json_t *j, struct kiln_build_request *req, struct kiln_error **err)
 {
     memset(req, 0, sizeof(*req));
     if (!json_is_object(j))

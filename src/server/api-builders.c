@@ -23,8 +23,7 @@ static json_t *strv_json(const struct kiln_strv *s)
     return a;
 }
 
-static void builder_info(void *app, struct kilnd_http_request *rq,
-                         struct kilnd_http_response *rs)
+static void builder_info(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
 {
     struct kilnd_principal *p;
     struct kilnd_builder *b;
@@ -35,9 +34,9 @@ static void builder_info(void *app, struct kilnd_http_request *rq,
     kilnd_http_json(rs, 200,
                     json_pack("{s:s++, s:o, s:I, s:i, s:I, s:i, s:i}", "name", b->account, "/",
                               b->name, "platforms", strv_json(&b->platforms), "timeout_s",
-                              (json_int_t)b->timeout_s, "concurrency", b->concurrency,
-                              "cache_max", (json_int_t)b->cache_max, "running", st.running,
-                              "queued", st.queued));
+                              (json_int_t)b->timeout_s, "concurrency", b->concurrency, "cache_max",
+                              (json_int_t)b->cache_max, "running", st.running, "queued",
+                              st.queued));
     kilnd_builder_free(b);
     kilnd_principal_free(p);
 }
@@ -67,8 +66,8 @@ static void history(void *app, struct kilnd_http_request *rq, struct kilnd_http_
 static int open_store(struct kilnd *app, const struct kilnd_builder *b, struct kiln_store **ret,
                       struct kiln_error **err)
 {
-    _cleanup_free_ char *dir = kiln_xasprintf("%s/builders/%s/%s", app->data_dir, b->account,
-                                              b->name);
+    _cleanup_free_ char *dir =
+            kiln_xasprintf("%s/builders/%s/%s", app->data_dir, b->account, b->name);
     return kiln_store_open(dir, ret, err);
 }
 
@@ -91,11 +90,10 @@ static void du(void *app, struct kilnd_http_request *rq, struct kilnd_http_respo
         kilnd_http_json(rs, 200,
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "records",
                                   (json_int_t)u.records, "records_bytes",
-                                  (json_int_t)u.records_bytes, "snapshots",
-                                  (json_int_t)u.snapshots, "snapshots_bytes",
-                                  (json_int_t)u.snapshots_bytes, "blobs", (json_int_t)u.blobs,
-                                  "blobs_bytes", (json_int_t)u.blobs_bytes, "total_bytes",
-                                  (json_int_t)u.total_bytes, "reclaimable_bytes",
+                                  (json_int_t)u.records_bytes, "snapshots", (json_int_t)u.snapshots,
+                                  "snapshots_bytes", (json_int_t)u.snapshots_bytes, "blobs",
+                                  (json_int_t)u.blobs, "blobs_bytes", (json_int_t)u.blobs_bytes,
+                                  "total_bytes", (json_int_t)u.total_bytes, "reclaimable_bytes",
                                   (json_int_t)u.reclaimable_bytes, "cache_max",
                                   (json_int_t)b->cache_max));
     kiln_error_free(e);

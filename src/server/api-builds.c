@@ -60,11 +60,10 @@ static int check_auths(json_t *auths, struct kiln_error **err)
         return kiln_error_set(err, KILN_E_INVALID,
                               "\"registry_auth\" must be an object of at most %u registries",
                               REGISTRY_AUTHS_MAX);
-    json_object_foreach(auths, host, a)
-    {
+    json_object_foreach (auths, host, a) {
         if (!json_is_object(a))
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "\"registry_auth\" of %s must be an object", host);
+            return kiln_error_set(err, KILN_E_INVALID, "\"registry_auth\" of %s must be an object",
+                                  host);
     }
     return 0;
 }
@@ -73,8 +72,8 @@ static json_t *summary(json_t *request)
 {
     json_t *types = json_array(), *o;
     size_t i;
-    json_array_foreach(json_object_get(request, "outputs"), i, o)
-            json_array_append(types, json_object_get(o, "type"));
+    json_array_foreach (json_object_get(request, "outputs"), i, o)
+        json_array_append(types, json_object_get(o, "type"));
     return json_pack("{s:O?, s:O?, s:O?, s:o}", "tags", json_object_get(request, "tags"),
                      "platforms", json_object_get(request, "platforms"), "target",
                      json_object_get(request, "target"), "outputs", types);
@@ -133,8 +132,8 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
     struct kilnd_build *b = NULL;
     if (r >= 0)
-        r = kilnd_queue_create(app->queue, app->data_dir, key, p->name, p->token_id,
-                               bl->timeout_s, (unsigned)bl->concurrency, &b, &e);
+        r = kilnd_queue_create(app->queue, app->data_dir, key, p->name, p->token_id, bl->timeout_s,
+                               (unsigned)bl->concurrency, &b, &e);
     json_t *missing = NULL;
     if (r >= 0) {
         b->output = output;
@@ -211,9 +210,8 @@ static void context_missing(void *app, struct kilnd_http_request *rq,
         return;
     json_t *missing = NULL;
     struct kiln_error *e = NULL;
-    int r = strcmp(b->rec.state, "uploading") != 0
-                    ? (missing = json_array(), 0)
-                    : sync_state(app, b, &missing, &e);
+    int r = strcmp(b->rec.state, "uploading") != 0 ? (missing = json_array(), 0)
+                                                   : sync_state(app, b, &missing, &e);
     if (r < 0)
         kilnd_http_fail(rs, r, e);
     else
@@ -222,8 +220,7 @@ static void context_missing(void *app, struct kilnd_http_request *rq,
     kilnd_build_unref(b);
 }
 
-static void upload_accept(void *app, struct kilnd_http_request *rq,
-                          struct kilnd_http_response *rs)
+static void upload_accept(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
 {
     struct kilnd_build *b = find_live(app, rq, rs);
     if (b && strcmp(b->rec.state, "uploading") != 0)
@@ -249,8 +246,8 @@ static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (r >= 0)
         r = kilnd_context_receive(s, rq->spool_fd, missing, &stored, &e);
     atomic_fetch_add(&app->context_bytes, rq->bytes);
-    kilnd_events_append_json(b->events, json_pack("{s:s, s:I}", "kiln", "context", "bytes",
-                                                  (json_int_t)rq->bytes));
+    kilnd_events_append_json(
+            b->events, json_pack("{s:s, s:I}", "kiln", "context", "bytes", (json_int_t)rq->bytes));
     if (r >= 0)
         r = sync_state(app, b, &still, &e);
     if (r < 0)
@@ -301,8 +298,8 @@ static void stream_events(struct kilnd *app, struct kilnd_http_request *rq,
     kilnd_build_unref(b);
     struct kiln_error *e = NULL;
     if (!ev) {
-        _cleanup_free_ char *path = kiln_xasprintf("%s/builds/%s/events.ndjson", app->data_dir,
-                                                   rq->seg[0]);
+        _cleanup_free_ char *path =
+                kiln_xasprintf("%s/builds/%s/events.ndjson", app->data_dir, rq->seg[0]);
         int r = kilnd_events_open(path, true, &ev, &e);
         if (r < 0) {
             kilnd_http_fail(rs, r, e);

@@ -42,8 +42,8 @@ struct kilnd_principal *kilnd_api_auth(struct kilnd *app, struct kilnd_http_requ
     return p;
 }
 
-bool kilnd_api_may_connect(struct kilnd *app, const struct kilnd_principal *p,
-                           const char *account, struct kilnd_http_response *rs)
+bool kilnd_api_may_connect(struct kilnd *app, const struct kilnd_principal *p, const char *account,
+                           struct kilnd_http_response *rs)
 {
     struct kiln_error *e = NULL;
     int r = kilnd_principal_can_connect(app->db, p, account, &e);
@@ -98,8 +98,8 @@ static void token(void *app, struct kilnd_http_request *rq, struct kilnd_http_re
     char *body = NULL;
     struct kiln_error *e = NULL;
     int r = kilnd_token_service_handle(a->ts, a->db, a->rl, rq->method,
-                                       kilnd_http_header(rq, "Authorization"), rq->remote_ip,
-                                       kv, rq->n_params, &status, &body, &e);
+                                       kilnd_http_header(rq, "Authorization"), rq->remote_ip, kv,
+                                       rq->n_params, &status, &body, &e);
     if (r < 0) {
         kilnd_http_fail(rs, r, e);
         kiln_error_free(e);

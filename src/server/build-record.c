@@ -15,8 +15,8 @@
 
 #include "base/banned.h"
 
-#define COLUMNS                                                                            \
-    "id, builder, principal, token_id, state, created_ns, started_ns, finished_ns, "      \
+#define COLUMNS                                                                      \
+    "id, builder, principal, token_id, state, created_ns, started_ns, finished_ns, " \
     "steps_total, steps_cached, image_digest, error, summary"
 
 void kilnd_build_record_release(struct kilnd_build_record *rec)
@@ -33,8 +33,8 @@ void kilnd_build_record_release(struct kilnd_build_record *rec)
 
 static int db_error(sqlite3 *h, int rc, const char *what, struct kiln_error **err)
 {
-    return kiln_error_set(err, rc == SQLITE_BUSY ? KILN_E_CONFLICT : -EIO,
-                          "build records: %s: %s", what, sqlite3_errmsg(h));
+    return kiln_error_set(err, rc == SQLITE_BUSY ? KILN_E_CONFLICT : -EIO, "build records: %s: %s",
+                          what, sqlite3_errmsg(h));
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -135,8 +135,8 @@ int kilnd_build_record_get(struct kilnd_db *db, const char *id, struct kilnd_bui
     return r;
 }
 
-int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned limit,
-                            json_t **ret, struct kiln_error **err)
+int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned limit, json_t **ret,
+                            struct kiln_error **err)
 {
     sqlite3 *h = kilnd_db_sqlite(db);
     sqlite3_stmt *st = NULL;
@@ -169,10 +169,11 @@ int kilnd_build_record_fail_unfinished(struct kilnd_db *db, const char *reason,
 {
     sqlite3 *h = kilnd_db_sqlite(db);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(h,
-                                "UPDATE builds SET state = 'failed', error = ?1, finished_ns = ?2 WHERE state IN "
-                                "('uploading', 'queued', 'running') RETURNING id",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+            h,
+            "UPDATE builds SET state = 'failed', error = ?1, finished_ns = ?2 WHERE state IN "
+            "('uploading', 'queued', 'running') RETURNING id",
+            -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db_error(h, rc, "prepare", err);
     bind_text(st, 1, reason);

@@ -19,7 +19,7 @@ struct kilnd_build_record {
     char *builder;   /* "account/name" */
     char *principal; /* who started it */
     char *token_id;
-    char *state;     /* uploading, queued, running, succeeded, failed, canceled */
+    char *state; /* uploading, queued, running, succeeded, failed, canceled */
     int64_t created_ns, started_ns, finished_ns;
     int64_t steps_total, steps_cached;
     char *image_digest; /* "" when none */
@@ -41,8 +41,8 @@ int kilnd_build_record_update(struct kilnd_db *db, const struct kilnd_build_reco
 int kilnd_build_record_get(struct kilnd_db *db, const char *id, struct kilnd_build_record *ret,
                            struct kiln_error **err);
 /* The builder's records, newest first, at most `limit`, as JSON objects. */
-int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned limit,
-                            json_t **ret, struct kiln_error **err);
+int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned limit, json_t **ret,
+                            struct kiln_error **err);
 /*
  * Marks every build left uploading, queued or running (by a kilnd that
  * stopped without finishing them) failed with `reason`; their ids go to ret_ids.

@@ -21,9 +21,9 @@
 struct kilnd_events {
     pthread_mutex_t lock;
     pthread_cond_t grew;
-    int fd;      /* O_APPEND */
+    int fd; /* O_APPEND */
     char *path;
-    off_t size;  /* bytes written so far */
+    off_t size; /* bytes written so far */
     bool done;
     unsigned refs;
 };

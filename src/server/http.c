@@ -22,11 +22,11 @@
 
 #include "base/banned.h"
 
-#define CONNECTIONS_MAX   512
-#define IDLE_TIMEOUT_S    600
-#define FILE_MAX          (1u << 20) /* a TLS certificate or key file */
-#define STREAM_BLOCK      (64u * 1024)
-#define FORM_MAX          (64u * 1024)
+#define CONNECTIONS_MAX 512
+#define IDLE_TIMEOUT_S  600
+#define FILE_MAX        (1u << 20) /* a TLS certificate or key file */
+#define STREAM_BLOCK    (64u * 1024)
+#define FORM_MAX        (64u * 1024)
 
 struct kilnd_http {
     struct MHD_Daemon *d;
@@ -179,7 +179,7 @@ static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind, const char 
 
 static int unhex(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
+    return c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
@@ -366,8 +366,7 @@ static enum MHD_Result respond(struct conn *c, struct MHD_Connection *mc)
         rs->has_file = false;
         c->sent = rs->file_size;
     } else if (rs->stream) {
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, c,
-                                              NULL);
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, c, NULL);
     } else {
         r = MHD_create_response_from_buffer(rs->len, rs->body ? rs->body : (char *)"",
                                             rs->body ? MHD_RESPMEM_MUST_FREE
@@ -387,9 +386,8 @@ static enum MHD_Result respond(struct conn *c, struct MHD_Connection *mc)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct conn *c = *con_cls;
     if (!c) {
@@ -494,8 +492,8 @@ int kilnd_http_start(const struct kilnd_http_options *o, struct kilnd_http **ret
         return r;
     struct kilnd_http *h = kiln_xcalloc(1, sizeof(*h));
     h->o = *o;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (o->tls_cert) {
@@ -519,9 +517,9 @@ int kilnd_http_start(const struct kilnd_http_options *o, struct kilnd_http **ret
                             o->tls_cert ? tls : tls + 2, MHD_OPTION_END);
     if (!h->d) {
         kilnd_http_stop(h);
-        return kiln_error_set(err, -EADDRINUSE,
-                              "cannot listen on %s (in use, or not an address of this host%s)",
-                              o->listen, o->tls_cert ? ", or the TLS certificate or key is bad" : "");
+        return kiln_error_set(
+                err, -EADDRINUSE, "cannot listen on %s (in use, or not an address of this host%s)",
+                o->listen, o->tls_cert ? ", or the TLS certificate or key is bad" : "");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     if (ret_port)

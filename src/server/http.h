@@ -40,8 +40,8 @@ struct kilnd_http_request {
     uint64_t bytes; /* body bytes received */
     struct kilnd_http_param params[KILND_HTTP_PARAMS_MAX]; /* query (GET) or form (POST form) */
     size_t n_params;
-    void *conn;      /* the connection, for kilnd_http_header() */
-    char *form;      /* KILND_BODY_FORM: the raw body, decoded into params */
+    void *conn; /* the connection, for kilnd_http_header() */
+    char *form; /* KILND_BODY_FORM: the raw body, decoded into params */
 };
 
 /* A streamed body: called for the next bytes; returns how many it wrote into
@@ -53,14 +53,14 @@ struct kilnd_http_response {
     const char *content_type; /* static; NULL: application/json */
     char *body;               /* malloc'd, or NULL */
     size_t len;
-    bool has_file;               /* instead of body: file_fd (closed when sent) */
+    bool has_file; /* instead of body: file_fd (closed when sent) */
     int file_fd;
     uint64_t file_size;
     kilnd_http_stream_fn stream; /* instead of body: chunked */
     void *stream_ud;
     void (*stream_free)(void *ud);
     void (*stream_abort)(void *ud); /* optional: the client went away before the end */
-    const char *www_authenticate; /* static; a 401's challenge */
+    const char *www_authenticate;   /* static; a 401's challenge */
 };
 
 /* The value of request header `name`, or NULL. */
@@ -89,7 +89,7 @@ struct kilnd_route {
 };
 
 struct kilnd_http_options {
-    const char *listen; /* "ADDR:PORT" ("127.0.0.1:0" picks a port) */
+    const char *listen;             /* "ADDR:PORT" ("127.0.0.1:0" picks a port) */
     const char *tls_cert, *tls_key; /* PEM files; NULL: plain HTTP */
     const char *spool_dir;          /* where uploads are spooled (O_TMPFILE) */
     const struct kilnd_route *routes;

@@ -44,8 +44,8 @@ static void cache_sizes(struct kiln_buf *b, const char *data_dir)
             struct kiln_store *s = NULL;
             struct kiln_store_usage u;
             if (kiln_store_open(dir, &s, NULL) >= 0 && kiln_store_du(s, &u, NULL) >= 0)
-                kiln_buf_addf(b, "kilnd_cache_bytes{builder=\"%s/%s\"} %" PRIu64 "\n",
-                              a->d_name, n->d_name, u.total_bytes);
+                kiln_buf_addf(b, "kilnd_cache_bytes{builder=\"%s/%s\"} %" PRIu64 "\n", a->d_name,
+                              n->d_name, u.total_bytes);
             kiln_store_close(s);
         }
         if (names)

@@ -192,8 +192,8 @@ void kilnd_queue_schedule(struct kilnd_queue *q, const char *builder)
                 i--; /* the next build took b's place */
             }
         } else {
-            kilnd_events_append_json(b->events, json_pack("{s:s, s:i}", "kiln", "queued",
-                                                           "position", ++position));
+            kilnd_events_append_json(
+                    b->events, json_pack("{s:s, s:i}", "kiln", "queued", "position", ++position));
         }
     }
 }
@@ -237,7 +237,6 @@ void kilnd_queue_remove(struct kilnd_queue *q, struct kilnd_build *b)
         }
     pthread_cond_broadcast(&q->changed);
 }
-
 
 int kilnd_queue_cancel(struct kilnd_queue *q, const char *id, const char *reason,
                        struct kiln_error **err)

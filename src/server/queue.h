@@ -27,9 +27,9 @@ struct kilnd_db;
 
 struct kilnd_build {
     char id[32];
-    char *builder;   /* "account/name" */
-    char *dir;       /* DATA/builds/ID */
-    char *store;     /* DATA/builders/ACCOUNT/NAME */
+    char *builder; /* "account/name" */
+    char *dir;     /* DATA/builds/ID */
+    char *store;   /* DATA/builders/ACCOUNT/NAME */
     int64_t timeout_s;
     unsigned concurrency;
     json_t *job; /* the worker's stdin (holds credentials: memory only); NULL once handed over */

@@ -51,8 +51,7 @@ static int spawn(struct run *run, int *ret_in, struct kiln_error **err)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_APPEND,
-                                     0600);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawnattr_t sa;
     posix_spawnattr_init(&sa);
     posix_spawnattr_setpgroup(&sa, 0);
@@ -116,8 +115,7 @@ static void count_step(struct run *run, json_t *line)
 {
     json_t *vs = json_object_get(line, "vertexes"), *v;
     size_t i;
-    json_array_foreach(vs, i, v)
-    {
+    json_array_foreach (vs, i, v) {
         const char *digest = json_string_value(json_object_get(v, "digest"));
         const char *name = json_string_value(json_object_get(v, "name"));
         bool cached = json_is_true(json_object_get(v, "cached"));
@@ -251,7 +249,9 @@ static void finish(struct run *run, json_t *res)
     free(b->rec.image_digest);
     b->rec.image_digest = kiln_xstrdup(digest ? digest : "");
     kilnd_queue_set_state(q, b, status);
-    q->stats.finished[strcmp(status, "succeeded") == 0 ? 0 : strcmp(status, "failed") == 0 ? 1 : 2]++;
+    q->stats.finished[strcmp(status, "succeeded") == 0 ? 0
+                      : strcmp(status, "failed") == 0  ? 1
+                                                       : 2]++;
     q->stats.steps_total += (uint64_t)run->steps;
     q->stats.steps_cached += (uint64_t)run->cached;
     kilnd_events_append_json(b->events, res);

@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +31,9 @@
 
 #include "base/banned.h"
 
-#define ROUTES_MAX         64
-#define DEFAULT_DRAIN_S    60
-#define DEFAULT_LISTEN     "127.0.0.1:8080"
+#define ROUTES_MAX      64
+#define DEFAULT_DRAIN_S 60
+#define DEFAULT_LISTEN  "127.0.0.1:8080"
 
 static void usage(FILE *f)
 {
@@ -134,8 +134,8 @@ static void recover(struct kilnd *app)
                 kiln_xasprintf("%s/builds/%s/events.ndjson", app->data_dir, ids.v[i]);
         struct kilnd_events *ev = NULL;
         if (kilnd_events_open(path, true, &ev, NULL) >= 0)
-            kilnd_events_append_json(ev, json_pack("{s:s, s:s, s:s}", "kiln", "result",
-                                                   "status", "failed", "error", reason));
+            kilnd_events_append_json(ev, json_pack("{s:s, s:s, s:s}", "kiln", "result", "status",
+                                                   "failed", "error", reason));
         kilnd_events_unref(ev);
         fprintf(stderr, "level=warn msg=\"build marked failed after a restart\" build=%s\n",
                 ids.v[i]);

@@ -34,8 +34,8 @@ struct kilnd {
 struct kilnd_principal *kilnd_api_auth(struct kilnd *app, struct kilnd_http_request *rq,
                                        struct kilnd_http_response *rs);
 /* Whether p may use the builders of `account`; else rs is answered 403 naming what is missing. */
-bool kilnd_api_may_connect(struct kilnd *app, const struct kilnd_principal *p,
-                           const char *account, struct kilnd_http_response *rs);
+bool kilnd_api_may_connect(struct kilnd *app, const struct kilnd_principal *p, const char *account,
+                           struct kilnd_http_response *rs);
 
 /*
  * For a request on builder ACCOUNT/NAME (rq->seg[0], rq->seg[1]): the

@@ -62,8 +62,7 @@ static void preset_credentials(json_t *auths)
 {
     const char *host;
     json_t *a;
-    json_object_foreach(auths, host, a)
-    {
+    json_object_foreach (auths, host, a) {
         struct kiln_registry_cred c = {
                 .username = (char *)json_string_value(json_object_get(a, "username")),
                 .secret = (char *)json_string_value(json_object_get(a, "secret")),
@@ -115,9 +114,8 @@ static int prepare(json_t *job, const char *build_dir, struct kiln_build_request
 static json_t *result_json(int r, const struct kiln_error *e, const struct kiln_build_result *res)
 {
     if (r < 0)
-        return json_pack("{s:s, s:s, s:i}", "status",
-                         r == KILN_E_CANCELLED ? "canceled" : "failed", "error",
-                         kiln_error_message(e, r), "line", e ? (int)e->line : 0);
+        return json_pack("{s:s, s:s, s:i}", "status", r == KILN_E_CANCELLED ? "canceled" : "failed",
+                         "error", kiln_error_message(e, r), "line", e ? (int)e->line : 0);
     json_t *names = json_array();
     for (size_t i = 0; i < res->names.n; i++)
         json_array_append_new(names, json_string(res->names.v[i]));
