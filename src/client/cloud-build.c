@@ -55,8 +55,8 @@ static int read_dockerfile(struct kiln_build_request *req, struct kiln_error **e
 /* Adds the credentials kiln or Docker holds for the registry of `ref` to auths. */
 static void add_auth(json_t *auths, const char *ref)
 {
-    struct kiln_oci_reference *r = NULL;
-    if (strchr(ref, '$') || kiln_oci_reference_parse(ref, &r, NULL) < 0)
+    struct kiln_oci_ref *r = NULL;
+    if (strchr(ref, '$') || kiln_oci_ref_parse_normalized(ref, &r, NULL) < 0)
         return;
     const char *domain = r->domain;
     if (!json_object_get(auths, domain)) {
@@ -73,7 +73,7 @@ static void add_auth(json_t *auths, const char *ref)
         }
         kiln_registry_cred_free(cred);
     }
-    kiln_oci_reference_free(r);
+    kiln_oci_ref_free(r);
 }
 
 /*

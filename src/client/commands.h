@@ -38,3 +38,5 @@ int kiln_cmd_prune(int argc, char **argv);
 void kiln_cmd_prune_help(void);
 int kiln_cmd_debug(int argc, char **argv);
 void kiln_cmd_debug_help(void);
+int kiln_cmd_history(int argc, char **argv);
+void kiln_cmd_history_help(void);
