@@ -16,6 +16,10 @@
 #include "builders.h"
 #include "context-sync.h"
 #include "engine/request-json.h"
+#include "oci/json.h"
+#include "oci/reference.h"
+#include "scopes.h"
+#include "token-service.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
@@ -66,6 +70,74 @@ static int check_auths(json_t *auths, struct kiln_error **err)
                                   host);
     }
     return 0;
+}
+
+/* The token the request came with (Bearer, or Basic's password), or NULL. Caller frees. */
+static char *request_token(struct kilnd_http_request *rq)
+{
+    const char *h = kilnd_http_header(rq, "Authorization");
+    if (h && strncmp(h, "Bearer ", 7) == 0)
+        return kiln_xstrdup(h + 7);
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (!h || strncmp(h, "Basic ", 6) != 0 || !kiln_oci_base64_decode(h + 6, &raw, &n))
+        return NULL;
+    char *s = kiln_xstrndup((const char *)raw, n), *colon = strchr(s, ':');
+    char *token = colon ? kiln_xstrdup(colon + 1) : NULL;
+    explicit_bzero(s, n);
+    explicit_bzero(raw, n);
+    free(s);
+    free(raw);
+    return token;
+}
+
+/*
+ * Pushes to the registry that trusts this kilnd's token service: each
+ * repository must be within the token's push scopes (refused here, before
+ * anything is built or uploaded), and the build gets the principal's token
+ * for that registry, which it trades at kilnd's /token for a registry token
+ * as any client would (no registry password travels from the client).
+ */
+static int trusted_registry_pushes(struct kilnd *app, struct kilnd_http_request *rq,
+                                   const struct kilnd_principal *p, json_t *request,
+                                   json_t *auths, struct kiln_error **err)
+{
+    const char *trusted = app->ts ? kilnd_token_service_registry(app->ts) : NULL;
+    if (!trusted)
+        return 0;
+    struct kiln_build_request req;
+    int r = kiln_build_request_from_json(request, &req, err);
+    bool pushes = false;
+    for (size_t o = 0; r >= 0 && o < req.n_outputs; o++) {
+        const struct kiln_build_output *out = &req.outputs[o];
+        if (out->type != KILN_OUTPUT_IMAGE || !out->push)
+            continue;
+        const struct kiln_strv *names = out->names.n ? &out->names : &req.tags;
+        for (size_t i = 0; r >= 0 && i < names->n; i++) {
+            struct kiln_oci_ref *ref = NULL;
+            if (kiln_oci_ref_parse_normalized(names->v[i], &ref, NULL) < 0)
+                continue;
+            if (strcmp(ref->domain, trusted) == 0) {
+                pushes = true;
+                if (!(kilnd_principal_repo_actions(app->db, p, ref->path) & KILND_ACTION_PUSH))
+                    r = kiln_error_set(err, KILN_E_DENIED,
+                                       "token lacks scope 'repo:%s:push' to push %s: create a "
+                                       "token with that scope (kilnd admin token create ... "
+                                       "--scope repo:%s:push)",
+                                       ref->path, names->v[i], ref->path);
+            }
+            kiln_oci_ref_free(ref);
+        }
+    }
+    kiln_build_request_release(&req);
+    if (r >= 0 && pushes) {
+        _cleanup_free_ char *token = request_token(rq);
+        if (token)
+            json_object_set_new(auths, trusted,
+                                json_pack("{s:s, s:s}", "username", p->name, "secret", token));
+        explicit_bzero(token, token ? strlen(token) : 0);
+    }
+    return r;
 }
 
 static json_t *summary(json_t *request)
@@ -129,6 +201,11 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         r = kilnd_context_check(context, &e);
     if (r >= 0)
         r = check_auths(json_object_get(j, "registry_auth"), &e);
+    json_t *auths = json_is_object(json_object_get(j, "registry_auth"))
+                            ? json_deep_copy(json_object_get(j, "registry_auth"))
+                            : json_object();
+    if (r >= 0)
+        r = trusted_registry_pushes(app, rq, p, request, auths, &e);
     _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
     struct kilnd_build *b = NULL;
     if (r >= 0)
@@ -140,7 +217,7 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         b->rec.summary = summary(request);
         b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I}", "store", b->store, "builder",
                            key, "request", request, "dockerfile", dockerfile, "context", context,
-                           "registry_auth", json_object_get(j, "registry_auth"), "cache_max",
+                           "registry_auth", auths, "cache_max",
                            (json_int_t)bl->cache_max);
         r = kilnd_queue_record(app->queue, b, &e);
     }
@@ -153,6 +230,7 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     } else {
         kilnd_http_json(rs, 201, json_pack("{s:s, s:o}", "id", b->id, "missing", missing));
     }
+    json_decref(auths);
     kilnd_build_unref(b);
     kiln_error_free(e);
     kilnd_builder_free(bl);
