@@ -48,14 +48,13 @@ int kiln_context_index_open_file(int ctxfd, const char *path, struct kiln_error 
     if (fd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open '%s' in the build context", path);
     struct stat st;
-    if (fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int r = errno;
+    int r = fstat((int)fd, &st) < 0 ? -errno : 0;
+    if (r < 0 || !S_ISREG(st.st_mode)) {
         close((int)fd);
-        return S_ISREG(st.st_mode)
-                       ? kiln_error_set_errno(err, -r, "cannot read '%s'", path)
-                       : kiln_error_set(err, KILN_E_INVALID,
-                                        "'%s' is no longer a regular file: run the build again",
-                                        path);
+        return r < 0 ? kiln_error_set_errno(err, r, "cannot read '%s'", path)
+                     : kiln_error_set(err, KILN_E_INVALID,
+                                      "'%s' is no longer a regular file: run the build again",
+                                      path);
     }
     return (int)fd;
 }
