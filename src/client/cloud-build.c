@@ -158,8 +158,8 @@ static int upload(struct run *run, const char *context_dir, json_t *entries, jso
         missing = NULL;
         if (r >= 0)
             missing = json_incref(json_object_get(answer, "missing"));
-        else if (r == KILN_E_UPSTREAM || r == KILN_E_INVALID) {
-            /* cut off, or refused: ask what is still missing and send that */
+        else if (r == KILN_E_UPSTREAM) {
+            /* cut off: ask what is still missing and send that */
             kiln_error_free(err ? *err : NULL);
             if (err)
                 *err = NULL;
