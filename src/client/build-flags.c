@@ -316,10 +316,6 @@ static int finish(struct kiln_build_request *req, struct kiln_build_cli *cli, bo
         return kiln_error_set(err, KILN_E_INVALID,
                               "kiln build requires exactly 1 argument, the build context (e.g. "
                               "kiln build -t app .)");
-    if (req->platforms.n > 1)
-        return kiln_error_set(err, KILN_E_INVALID,
-                              "--platform: building for several platforms at once is not "
-                              "supported yet; run one build per platform");
     if (cli->quiet && progress_given && cli->progress != KILN_PROGRESS_AUTO &&
         cli->progress != KILN_PROGRESS_QUIET)
         return kiln_error_set(err, KILN_E_INVALID,

@@ -17,10 +17,12 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
+#include "binfmt.h"
 #include "context/ignore-file.h"
 #include "context/read-dockerfile.h"
 #include "convert.h"
 #include "dockerfile/parser.h"
+#include "graph-merge.h"
 #include "hash-cache.h"
 #include "mount.h"
 #include "oci/whiteout.h"
@@ -69,7 +71,9 @@ struct build {
     struct kiln_walk_filter filter;
     struct kiln_resolver resolver;
     bool resolver_ready;
-    struct kiln_graph *graph;
+    struct kiln_graph **graphs; /* one per platform, in the request's order */
+    size_t n_graphs;
+    struct kiln_graph merged; /* what the solver runs: the graphs' union */
     struct kiln_hash_cache *hashes;
     char *tmp_dir;
     struct kiln_solver solver;
@@ -83,7 +87,10 @@ static void build_release(struct build *b)
     }
     free(b->solver.results);
     kiln_hash_cache_free(b->hashes);
-    kiln_graph_free(b->graph);
+    kiln_graph_merge_release(&b->merged);
+    for (size_t i = 0; i < b->n_graphs; i++)
+        kiln_graph_free(b->graphs[i]);
+    free(b->graphs);
     if (b->resolver_ready)
         kiln_resolver_release(&b->resolver);
     kiln_ignore_free(b->ignore_matcher);
@@ -214,36 +221,88 @@ static int open_hashes(struct build *b, struct kiln_error **err)
     return kiln_hash_cache_open(path, &b->hashes, err);
 }
 
+/* The graph for one target platform (NULL: the host's, no --platform). */
+static int convert_one(struct build *b, const struct kiln_oci_platform *target,
+                       const struct kiln_oci_platform *host, struct kiln_error **err)
+{
+    struct kiln_convert_opts o = {
+            .target = b->req->target,
+            .build_args = &b->req->build_args,
+            .labels = &b->req->labels,
+            .platform = target,
+            .build_platform = host,
+            .multi_platform = b->req->platforms.n > 1,
+            .no_cache = b->req->no_cache,
+            .resolve = kiln_resolver_resolve,
+            .resolve_userdata = &b->resolver,
+    };
+    struct kiln_graph *g = NULL;
+    int r = kiln_convert(b->df, &o, &g, err);
+    if (r >= 0)
+        b->graphs[b->n_graphs++] = g;
+    return r;
+}
+
+/*
+ * One graph per platform of --platform (one for the host without), merged
+ * into the graph the solver runs, so steps the platforms share run once.
+ */
 static int convert(struct build *b, struct kiln_error **err)
 {
-    struct kiln_oci_platform host = {0}, target = {0};
+    struct kiln_oci_platform host = {0};
+    kiln_oci_platform_host(&host);
+    size_t n = b->req->platforms.n;
+    b->graphs = kiln_xcalloc(n ? n : 1, sizeof(*b->graphs));
+    int r = n ? 0 : convert_one(b, NULL, &host, err);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        struct kiln_oci_platform target = {0};
+        r = kiln_oci_platform_parse(b->req->platforms.v[i], &target, err);
+        if (r >= 0) {
+            kiln_oci_platform_normalize(&target);
+            r = convert_one(b, &target, &host, err);
+        }
+        kiln_oci_platform_release(&target);
+    }
+    if (r >= 0)
+        kiln_graph_merge(b->graphs, b->n_graphs, &b->merged);
+    kiln_oci_platform_release(&host);
+    return r;
+}
+
+/* Every platform a RUN step runs for can run here (natively or through qemu). */
+static int check_emulation(const struct build *b, struct kiln_error **err)
+{
+    struct kiln_oci_platform host = {0};
     kiln_oci_platform_host(&host);
     int r = 0;
-    if (b->req->platforms.n > 1)
-        r = kiln_error_set(err, KILN_E_INVALID,
-                           "several platforms (%s, ...) are not supported yet: build one "
-                           "platform per kiln build",
-                           b->req->platforms.v[0]);
-    else if (b->req->platforms.n == 1)
-        r = kiln_oci_platform_parse(b->req->platforms.v[0], &target, err);
-    if (r >= 0) {
-        if (b->req->platforms.n == 1)
-            kiln_oci_platform_normalize(&target);
-        struct kiln_convert_opts o = {
-                .target = b->req->target,
-                .build_args = &b->req->build_args,
-                .labels = &b->req->labels,
-                .platform = b->req->platforms.n ? &target : NULL,
-                .build_platform = &host,
-                .no_cache = b->req->no_cache,
-                .resolve = kiln_resolver_resolve,
-                .resolve_userdata = &b->resolver,
-        };
-        r = kiln_convert(b->df, &o, &b->graph, err);
+    for (size_t i = 0; r >= 0 && i < b->merged.n; i++) {
+        const struct kiln_vertex *v = b->merged.v[i];
+        if (v->kind == KILN_VERTEX_EXEC)
+            r = kiln_binfmt_check(KILN_BINFMT_DIR, &host, &v->exec.platform, err);
+        if (r < 0)
+            kiln_error_wrap(err, r, "%s", v->name);
     }
     kiln_oci_platform_release(&host);
-    kiln_oci_platform_release(&target);
     return r;
+}
+
+static int export_outputs(struct build *b, struct kiln_build_result *ret, struct kiln_error **err)
+{
+    _cleanup_free_ const char **tops = kiln_xcalloc(b->n_graphs, sizeof(*tops));
+    for (size_t i = 0; i < b->n_graphs; i++) {
+        const struct kiln_vertex *res = b->graphs[i]->result;
+        tops[i] = res ? b->solver.results[res->index].snapshot : "";
+    }
+    struct kiln_outputs_ctx o = {.req = b->req,
+                                 .env = b->env,
+                                 .store = b->store,
+                                 .lease = b->lease,
+                                 .graphs = (const struct kiln_graph *const *)b->graphs,
+                                 .tops = tops,
+                                 .n = b->n_graphs,
+                                 .resolver = &b->resolver,
+                                 .tmp_dir = b->tmp_dir};
+    return kiln_outputs_run(&o, ret, err);
 }
 
 static int solve(struct build *b, struct kiln_error **err)
@@ -252,7 +311,7 @@ static int solve(struct build *b, struct kiln_error **err)
             .data_dir = b->env->data_dir,
             .builder = b->req->builder ? b->req->builder : "local",
             .progress = b->env->progress,
-            .graph = b->graph,
+            .graph = &b->merged,
             .context_dir = b->req->context_dir,
             .context_filter = &b->filter,
             .hashes = b->hashes,
@@ -278,7 +337,9 @@ int kiln_build_run(const struct kiln_build_request *req, const struct kiln_build
                               "the build context '%s' is not a directory: give the directory "
                               "that holds the files COPY reads (e.g. .)",
                               req->context_dir);
-    int r = kiln_mount_namespace(err);
+    int r = kiln_outputs_check(req, req->platforms.n, err);
+    if (r >= 0)
+        r = kiln_mount_namespace(err);
     if (r >= 0)
         r = load_definition(&b, err);
     if (r >= 0)
@@ -291,21 +352,13 @@ int kiln_build_run(const struct kiln_build_request *req, const struct kiln_build
         r = convert(&b, err);
     }
     if (r >= 0)
+        r = check_emulation(&b, err);
+    if (r >= 0)
         r = open_hashes(&b, err);
     if (r >= 0)
         r = solve(&b, err);
-    if (r >= 0) {
-        const char *top = b.graph->result ? b.solver.results[b.graph->result->index].snapshot : "";
-        struct kiln_outputs_ctx o = {.req = req,
-                                     .env = env,
-                                     .store = b.store,
-                                     .lease = b.lease,
-                                     .graph = b.graph,
-                                     .top = top,
-                                     .resolver = &b.resolver,
-                                     .tmp_dir = b.tmp_dir};
-        r = kiln_outputs_run(&o, ret, err);
-    }
+    if (r >= 0)
+        r = export_outputs(&b, ret, err);
     if (r >= 0 && env->cache_limit) {
         struct kiln_prune_opts po = {.keep_bytes = env->cache_limit};
         r = kiln_store_prune(b.store, &po, NULL, err);

@@ -22,6 +22,8 @@
 #define OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
 #define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 /* Threads computing layers at once (the compressor itself uses every core). */
 #define LAYER_WORKERS 2u
 
@@ -300,4 +302,53 @@ int kiln_image_export(struct kiln_store *s, struct kiln_lease *lease, const char
 fail:
     kiln_image_release(ret);
     return r;
+}
+
+json_t *kiln_image_index_descriptor(const struct kiln_image_index *idx)
+{
+    return json_pack("{s:s, s:s, s:I}", "mediaType", idx->media_type, "digest", idx->digest, "size",
+                     (json_int_t)idx->size);
+}
+
+/* A platform as Go encodes the image-spec's: architecture, os, os.version, os.features, variant. */
+static json_t *platform_json(const struct kiln_oci_platform *p)
+{
+    json_t *j = json_pack("{s:s, s:s}", "architecture", p->architecture ? p->architecture : "",
+                          "os", p->os ? p->os : "");
+    if (p->os_version && *p->os_version)
+        json_object_set_new(j, "os.version", json_string(p->os_version));
+    if (p->os_features.n) {
+        json_t *f = json_array();
+        for (size_t i = 0; i < p->os_features.n; i++)
+            json_array_append_new(f, json_string(p->os_features.v[i]));
+        json_object_set_new(j, "os.features", f);
+    }
+    if (p->variant && *p->variant)
+        json_object_set_new(j, "variant", json_string(p->variant));
+    return j;
+}
+
+int kiln_image_index_export(struct kiln_store *s, struct kiln_lease *lease,
+                            const struct kiln_image *imgs,
+                            const struct kiln_oci_platform *const *platforms, size_t n,
+                            bool docker_media_types, struct kiln_progress *p, const char *pid,
+                            struct kiln_image_index *ret, struct kiln_error **err)
+{
+    *ret = (struct kiln_image_index){.media_type = docker_media_types ? DOCKER_LIST : OCI_INDEX};
+    json_t *manifests = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = kiln_image_descriptor(&imgs[i]);
+        json_object_set_new(d, "platform", platform_json(platforms[i]));
+        json_array_append_new(manifests, d);
+    }
+    json_t *index = json_pack("{s:i, s:s, s:o}", "schemaVersion", 2, "mediaType", ret->media_type,
+                              "manifests", manifests);
+    int r = put_json(s, lease, index, JSON_INDENT(2), ret->media_type, ret->digest, &ret->size,
+                     err);
+    json_decref(index);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *m = kiln_xasprintf("exporting manifest list %s", ret->digest);
+    kiln_progress_status(p, pid, m, 0, 0, true);
+    return 0;
 }

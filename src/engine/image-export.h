@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "graph.h"
 #include "layers.h"
+#include "oci/platform.h"
 #include "progress.h"
 #include "store/store.h"
 
@@ -53,3 +54,25 @@ int kiln_image_export(struct kiln_store *s, struct kiln_lease *lease, const char
                       const struct kiln_graph *g, const char *top,
                       const struct kiln_image_export_opts *o, struct kiln_progress *p,
                       const char *pid, struct kiln_image *ret, struct kiln_error **err);
+
+/* An image index (OCI) or manifest list (Docker) over one image per platform. */
+struct kiln_image_index {
+    char digest[KILN_OCI_DIGEST_MAX];
+    const char *media_type; /* static */
+    uint64_t size;
+};
+
+/* The descriptor of an index as JSON (mediaType, digest, size). */
+json_t *kiln_image_index_descriptor(const struct kiln_image_index *idx);
+
+/*
+ * Writes the index of imgs[0..n) into the content store, each manifest's
+ * descriptor with platforms[i], in order, 2-space indented as BuildKit
+ * writes it: an OCI image index, or with docker_media_types a Docker
+ * manifest list. Errors: those of the store.
+ */
+int kiln_image_index_export(struct kiln_store *s, struct kiln_lease *lease,
+                            const struct kiln_image *imgs,
+                            const struct kiln_oci_platform *const *platforms, size_t n,
+                            bool docker_media_types, struct kiln_progress *p, const char *pid,
+                            struct kiln_image_index *ret, struct kiln_error **err);

@@ -135,30 +135,76 @@ static int read_blob(struct kiln_store *s, const char *digest, uint64_t size, ch
     return 0;
 }
 
-int kiln_image_push(struct kiln_store *s, const struct kiln_image *img, const char *name,
-                    const struct kiln_push_opts *o, struct kiln_error **err)
+/* Puts the manifest or index `digest` from the store under `reference` (a tag or the digest). */
+static int put_manifest(struct kiln_store *s, struct kiln_registry_client *c,
+                        const struct kiln_oci_ref *ref, const char *digest, const char *media_type,
+                        uint64_t size, const char *reference, const struct kiln_push_opts *o,
+                        struct kiln_error **err)
+{
+    _cleanup_free_ char *manifest = NULL;
+    int r = read_blob(s, digest, size, &manifest, err);
+    if (r < 0)
+        return r;
+    char got[KILN_OCI_DIGEST_MAX];
+    _cleanup_free_ char *full = kiln_oci_ref_string(ref, false);
+    _cleanup_free_ char *what = kiln_xasprintf("pushing manifest for %s@%s", full, digest);
+    kiln_progress_status(o->progress, o->progress_id, what, 0, 0, false);
+    r = kiln_registry_manifest_put(c, ref->path, reference, media_type, manifest, size, got, err);
+    if (r >= 0)
+        kiln_progress_status(o->progress, o->progress_id, what, 0, 0, true);
+    return r;
+}
+
+/* The reference name pushes to, without its tag when it has a digest; and a client for it. */
+static int open_target(const char *name, const struct kiln_push_opts *o,
+                       struct kiln_oci_ref **ret_ref, struct kiln_registry_client **ret_client,
+                       struct kiln_error **err)
 {
     _cleanup_(kiln_oci_ref_freep) struct kiln_oci_ref *ref = NULL;
     int r = kiln_oci_ref_parse_normalized(name, &ref, err);
     if (r < 0)
         return r;
     kiln_oci_ref_tag_name_only(ref);
-    if ((r = push_blobs(s, img, ref, o, err)) < 0)
-        return kiln_error_wrap(err, r, "push %s", name);
-    _cleanup_free_ char *manifest = NULL;
-    if ((r = read_blob(s, img->digest, img->size, &manifest, err)) < 0)
+    if ((r = kiln_registry_open(ref->domain, o->insecure, ret_client, err)) < 0)
         return r;
-    _cleanup_(kiln_registry_client_freep) struct kiln_registry_client *c = NULL;
-    if ((r = kiln_registry_open(ref->domain, o->insecure, &c, err)) < 0)
-        return r;
-    char digest[KILN_OCI_DIGEST_MAX];
-    _cleanup_free_ char *full = kiln_oci_ref_string(ref, false);
-    _cleanup_free_ char *what = kiln_xasprintf("pushing manifest for %s@%s", full, img->digest);
-    kiln_progress_status(o->progress, o->progress_id, what, 0, 0, false);
-    r = kiln_registry_manifest_put(c, ref->path, ref->digest ? ref->digest : ref->tag,
-                                   img->media_type, manifest, img->size, digest, err);
-    if (r < 0)
-        return kiln_error_wrap(err, r, "push %s", name);
-    kiln_progress_status(o->progress, o->progress_id, what, 0, 0, true);
+    *ret_ref = TAKE_PTR(ref);
     return 0;
+}
+
+/* img's blobs, then its manifest under `reference` (NULL: its digest). */
+static int push_image(struct kiln_store *s, struct kiln_registry_client *c,
+                      const struct kiln_image *img, const struct kiln_oci_ref *ref,
+                      const char *reference, const struct kiln_push_opts *o,
+                      struct kiln_error **err)
+{
+    int r = push_blobs(s, img, ref, o, err);
+    return r < 0 ? r
+                 : put_manifest(s, c, ref, img->digest, img->media_type, img->size,
+                                reference ? reference : img->digest, o, err);
+}
+
+int kiln_image_push(struct kiln_store *s, const struct kiln_image *img, const char *name,
+                    const struct kiln_push_opts *o, struct kiln_error **err)
+{
+    _cleanup_(kiln_oci_ref_freep) struct kiln_oci_ref *ref = NULL;
+    _cleanup_(kiln_registry_client_freep) struct kiln_registry_client *c = NULL;
+    int r = open_target(name, o, &ref, &c, err);
+    if (r >= 0)
+        r = push_image(s, c, img, ref, ref->digest ? ref->digest : ref->tag, o, err);
+    return r < 0 ? kiln_error_wrap(err, r, "push %s", name) : 0;
+}
+
+int kiln_index_push(struct kiln_store *s, const struct kiln_image *imgs, size_t n,
+                    const struct kiln_image_index *idx, const char *name,
+                    const struct kiln_push_opts *o, struct kiln_error **err)
+{
+    _cleanup_(kiln_oci_ref_freep) struct kiln_oci_ref *ref = NULL;
+    _cleanup_(kiln_registry_client_freep) struct kiln_registry_client *c = NULL;
+    int r = open_target(name, o, &ref, &c, err);
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = push_image(s, c, &imgs[i], ref, NULL, o, err);
+    if (r >= 0)
+        r = put_manifest(s, c, ref, idx->digest, idx->media_type, idx->size,
+                         ref->digest ? ref->digest : ref->tag, o, err);
+    return r < 0 ? kiln_error_wrap(err, r, "push %s", name) : 0;
 }
