@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
 #include "build-output.h"
+#include "dockerfile/instructions.h"
 #include "engine/request-json.h"
 #include "oci/platform.h"
 #include "oci/reference.h"
@@ -188,6 +191,161 @@ SETTER(set_allow)
                           "--allow %s: unknown entitlement (kiln grants network.host)", v);
 }
 
+/* buildx's parseSecret: type=file|env, id=, src=|source=, env=; nothing but id: $ID, else file ID.
+ */
+struct secret_spec {
+    char *id, *src, *env;
+};
+
+static int secret_fields(const char *v, struct secret_spec *ret, struct kiln_error **err)
+{
+    _cleanup_strv_ struct kiln_strv fields = KILN_STRV_INIT;
+    int r = kiln_df__csv_fields(v, &fields, err);
+    if (r < 0)
+        return kiln_error_wrap(err, r, "--secret '%s'", v);
+    const char *type = "";
+    for (size_t i = 0; i < fields.n; i++) {
+        char *f = fields.v[i], *eq = strchr(f, '=');
+        if (!eq)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "--secret '%s': '%s' must be a key=value pair such as id=ID", v,
+                                  f);
+        *eq = '\0';
+        char **slot = strcasecmp(f, "id") == 0                                    ? &ret->id
+                      : strcasecmp(f, "src") == 0 || strcasecmp(f, "source") == 0 ? &ret->src
+                      : strcasecmp(f, "env") == 0                                 ? &ret->env
+                                                                                  : NULL;
+        if (strcasecmp(f, "type") == 0 &&
+            (strcmp(eq + 1, "file") == 0 || strcmp(eq + 1, "env") == 0))
+            type = strcmp(eq + 1, "env") == 0 ? "env" : "file";
+        else if (!slot)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "--secret '%s': unexpected '%s=%s'; use id=ID with src=FILE or "
+                                  "env=VARIABLE (type=file|env)",
+                                  v, f, eq + 1);
+        else {
+            free(*slot);
+            *slot = kiln_xstrdup(eq + 1);
+        }
+    }
+    if (strcmp(type, "env") == 0 && !ret->env) {
+        ret->env = ret->src;
+        ret->src = NULL;
+    }
+    if (!ret->id || !*ret->id)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--secret '%s': the secret has no id; write id=ID,src=FILE", v);
+    if (!ret->src && !ret->env) {
+        if (getenv(ret->id))
+            ret->env = kiln_xstrdup(ret->id);
+        else
+            ret->src = kiln_xstrdup(ret->id);
+    }
+    return 0;
+}
+
+/* The secret's value, read now: the build only ever sees it in memory. */
+static int secret_value(const struct secret_spec *sp, struct kiln_build_secret *ret,
+                        struct kiln_error **err)
+{
+    struct kiln_buf b = KILN_BUF_INIT(KILN_BUILD_SECRET_MAX);
+    int r = 0;
+    if (sp->env) {
+        const char *val = getenv(sp->env);
+        if (!val)
+            r = kiln_error_set(err, KILN_E_INVALID,
+                               "--secret id=%s: the environment variable '%s' is not set; "
+                               "export it or use src=FILE",
+                               sp->id, sp->env);
+        else if (kiln_buf_adds(&b, val) < 0)
+            r = KILN_E_LIMIT;
+    } else if ((r = kiln_buf_read_file(&b, sp->src)) < 0 && r != KILN_E_LIMIT) {
+        r = kiln_error_set_errno(err, r, "--secret id=%s: cannot read the file '%s'", sp->id,
+                                 sp->src);
+    }
+    if (r == KILN_E_LIMIT)
+        r = kiln_error_set(err, KILN_E_LIMIT,
+                           "--secret id=%s: the secret is larger than %u KiB (BuildKit's limit)",
+                           sp->id, KILN_BUILD_SECRET_MAX / 1024);
+    if (r < 0) {
+        explicit_bzero(b.buf, b.len);
+        kiln_buf_release(&b);
+        return r;
+    }
+    ret->len = b.len;
+    ret->data = (uint8_t *)kiln_buf_detach(&b, NULL);
+    return 0;
+}
+
+SETTER(set_secret)
+{
+    if (req->n_secrets >= KILN_BUILD_FLAG_VALUES_MAX)
+        return kiln_error_set(err, KILN_E_LIMIT, "--secret: more than %u values; use fewer",
+                              KILN_BUILD_FLAG_VALUES_MAX);
+    struct secret_spec sp = {0};
+    struct kiln_build_secret s = {0};
+    int r = secret_fields(v, &sp, err);
+    if (r >= 0)
+        r = secret_value(&sp, &s, err);
+    if (r >= 0) {
+        size_t i = 0;
+        while (i < req->n_secrets && strcmp(req->secrets[i].id, sp.id) != 0)
+            i++;
+        if (i == req->n_secrets)
+            req->secrets = kiln_xrealloc(req->secrets, ++req->n_secrets * sizeof(*req->secrets));
+        else {
+            free(req->secrets[i].id);
+            explicit_bzero(req->secrets[i].data, req->secrets[i].len);
+            free(req->secrets[i].data);
+        }
+        s.id = TAKE_PTR(sp.id);
+        req->secrets[i] = s;
+    }
+    free(sp.id);
+    free(sp.src);
+    free(sp.env);
+    return r;
+}
+
+/* buildx's --ssh default|ID[=SOCKET]: an agent socket (key files are not supported). */
+SETTER(set_ssh)
+{
+    const char *eq = strchr(v, '=');
+    _cleanup_free_ char *id = eq ? kiln_xstrndup(v, (size_t)(eq - v)) : kiln_xstrdup(v);
+    const char *path = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
+    if (!*id)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--ssh '%s': the id is empty; use default or ID=SOCKET", v);
+    if (!path || !*path)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--ssh %s: invalid empty ssh agent socket: make sure SSH_AUTH_SOCK "
+                              "is set (start ssh-agent) or give ID=SOCKET",
+                              id);
+    if (strchr(path, ','))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--ssh %s: several paths are not supported; give one agent socket",
+                              id);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return kiln_error_set_errno(err, -errno, "--ssh %s: '%s'", id, path);
+    if (!S_ISSOCK(st.st_mode))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--ssh %s: '%s' is not an agent socket (key files are not supported "
+                              "yet: add the key to ssh-agent and use --ssh %s)",
+                              id, path, id);
+    char *abs = realpath(path, NULL);
+    if (!abs)
+        return kiln_error_set_errno(err, -errno, "--ssh %s: '%s'", id, path);
+    if (req->n_ssh >= KILN_BUILD_FLAG_VALUES_MAX) {
+        free(abs);
+        return kiln_error_set(err, KILN_E_LIMIT, "--ssh: more than %u values; use fewer",
+                              KILN_BUILD_FLAG_VALUES_MAX);
+    }
+    req->ssh = kiln_xrealloc(req->ssh, (req->n_ssh + 1) * sizeof(*req->ssh));
+    req->ssh[req->n_ssh++] = (struct kiln_build_ssh){.id = TAKE_PTR(id), .socket = abs};
+    return 0;
+}
+
 static const struct value_flag value_flags[] = {
         {"--file", 'f', set_file},
         {"--tag", 't', set_tag},
@@ -200,6 +358,8 @@ static const struct value_flag value_flags[] = {
         {"--metadata-file", 0, set_metadata},
         {"--iidfile", 0, set_iidfile},
         {"--allow", 0, set_allow},
+        {"--secret", 0, set_secret},
+        {"--ssh", 0, set_ssh},
 };
 
 static bool bool_flag(const char *a, struct kiln_build_cli *cli, bool *push, bool *load,
@@ -376,5 +536,13 @@ json_t *kiln_build_request_json(const struct kiln_build_request *req,
     json_object_set_new(j, "metadata_file",
                         cli->metadata_file ? json_string(cli->metadata_file) : json_null());
     json_object_set_new(j, "iidfile", cli->iidfile ? json_string(cli->iidfile) : json_null());
+    json_t *secrets = json_array(), *ssh = json_array();
+    for (size_t i = 0; i < req->n_secrets; i++) /* the ids and sizes: never a value */
+        json_array_append_new(secrets, json_pack("{s:s, s:I}", "id", req->secrets[i].id, "bytes",
+                                                 (json_int_t)req->secrets[i].len));
+    for (size_t i = 0; i < req->n_ssh; i++)
+        json_array_append_new(ssh, json_pack("{s:s}", "id", req->ssh[i].id));
+    json_object_set_new(j, "secrets", secrets);
+    json_object_set_new(j, "ssh", ssh);
     return j;
 }

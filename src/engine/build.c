@@ -48,6 +48,17 @@ void kiln_build_request_release(struct kiln_build_request *req)
     }
     free(req->outputs);
     free(req->builder);
+    for (size_t i = 0; i < req->n_secrets; i++) {
+        free(req->secrets[i].id);
+        explicit_bzero(req->secrets[i].data, req->secrets[i].len);
+        free(req->secrets[i].data);
+    }
+    free(req->secrets);
+    for (size_t i = 0; i < req->n_ssh; i++) {
+        free(req->ssh[i].id);
+        free(req->ssh[i].socket);
+    }
+    free(req->ssh);
     *req = (struct kiln_build_request){0};
 }
 
@@ -320,6 +331,7 @@ static int solve(struct build *b, struct kiln_error **err)
             .pull = b->req->pull,
             .allow_network_host = b->req->allow_network_host,
             .cancel_fd = b->env->cancel_fd,
+            .request = b->req,
     };
     int r = kiln_solve(&b->solver, err);
     int s = kiln_hash_cache_save(b->hashes, r < 0 ? NULL : err);

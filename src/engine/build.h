@@ -43,6 +43,19 @@ struct kiln_build_output {
     enum kiln_df_tristate oci_mediatypes; /* unset: OCI (docker output: Docker's) */
 };
 
+/* A build secret (--secret): its value, read by the client before the build. */
+struct kiln_build_secret {
+    char *id;
+    uint8_t *data; /* zeroed on release */
+    size_t len;
+};
+
+/* An SSH agent forwarded to RUN --mount=type=ssh (--ssh): the client's socket. */
+struct kiln_build_ssh {
+    char *id;     /* "default" for --ssh default */
+    char *socket; /* absolute path of the agent's socket */
+};
+
 struct kiln_build_request {
     char *context_dir;
     char *dockerfile;      /* path of the Dockerfile; NULL: CONTEXT/Dockerfile; "-": stdin text */
@@ -59,7 +72,11 @@ struct kiln_build_request {
     bool allow_network_host; /* --allow network.host: RUN --network=host may run */
     bool has_epoch;          /* SOURCE_DATE_EPOCH (build arg or environment) */
     int64_t epoch;
-    char *builder; /* cache namespace: "local" for the local driver */
+    char *builder;                     /* cache namespace: "local" for the local driver */
+    struct kiln_build_secret *secrets; /* values only here: never in a key, layer or log */
+    size_t n_secrets;
+    struct kiln_build_ssh *ssh;
+    size_t n_ssh;
 };
 
 struct kiln_build_env {

@@ -5,10 +5,12 @@
  * the --mount stages it needs, and its history entry (docs/internals/convert.md).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 #include "convert-private.h"
 
 #include "base/banned.h"
@@ -115,34 +117,105 @@ static int mount_expand(void *userdata, const char *word, char **ret, struct kil
     return kiln_shell_process_word(word, &m->s->env, &m->c->shopt, ret, NULL, err);
 }
 
-/* The mounts: their errors surface here, and a from= stage is converted first. */
+/* BuildKit's dispatchRunMounts: a relative target joins WORKDIR; "/" is refused. */
+static int mount_target(struct conv_stage *s, struct kiln_df_mount *m, unsigned line,
+                        struct kiln_error **err)
+{
+    if (!m->target[0])
+        return 0; /* a secret given as env= only; ssh: set below */
+    const char *wd = conv_config_str(s, "WorkingDir");
+    _cleanup_free_ char *joined =
+            m->target[0] == '/' ? kiln_xstrdup(m->target) : kiln_xasprintf("/%s/%s", wd, m->target);
+    char *clean = kiln_path_clean(joined, strlen(joined));
+    free(m->target);
+    m->target = clean;
+    if (strcmp(clean, "/") == 0 && m->type != KILN_DF_MOUNT_SECRET)
+        return kiln_error_set_line(err, KILN_E_INVALID, line, "invalid mount target \"/\"");
+    return 0;
+}
+
+/* from=: a stage (converted first) or an image; bind and cache mounts only read it. */
+static int mount_from(struct conv *c, struct conv_stage *s, struct kiln_exec_mount *em,
+                      unsigned line, struct kiln_error **err)
+{
+    const struct kiln_df_mount *m = em->mount;
+    if (!m->from[0] || (m->type != KILN_DF_MOUNT_BIND && m->type != KILN_DF_MOUNT_CACHE))
+        return 0;
+    em->from_state = true;
+    long k = conv_find_stage(c, m->from);
+    if (k == LONG_MIN)
+        return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                   "invalid stage index %s: the file has %zu stages", m->from,
+                                   c->n_stages);
+    if (k < 0)
+        return conv_image_vertex(c, m->from, &s->platform, line, &em->from, err);
+    if ((size_t)k >= s->index)
+        return kiln_error_set_line(err, KILN_E_INVALID, line,
+                                   "cannot mount from stage \"%s\" to \"%s\", stage needs to be "
+                                   "defined before current command",
+                                   m->from, m->target);
+    int r = conv_stage_need(c, (size_t)k, s, line, err);
+    if (r >= 0)
+        em->from = c->stages[k].state;
+    return r;
+}
+
+struct typed_mounts {
+    struct kiln_exec_mount *v;
+    size_t n;
+};
+
+static void typed_mounts_release(struct typed_mounts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        kiln_df_mount_free(t->v[i].mount);
+    free(t->v);
+}
+
+/*
+ * The mounts, typed with their values expanded against the stage's ARG and
+ * ENV (BuildKit expands every value); errors surface here, and a from= stage
+ * is converted first.
+ */
 static int run_mounts(struct conv *c, struct conv_stage *s, const struct kiln_df_instruction *ins,
-                      struct kiln_error **err)
+                      struct typed_mounts *ret, struct kiln_error **err)
 {
     const struct kiln_df_run *run = &ins->run;
+    ret->v = kiln_xcalloc(run->n_mounts ? run->n_mounts : 1, sizeof(*ret->v));
+    unsigned n_ssh = 0;
     for (size_t i = 0; i < run->n_mounts; i++) {
         const struct kiln_df_run_mount *m = &run->mounts[i];
         if (m->error)
             return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line, "%s", m->error);
-        _cleanup_(kiln_df_mount_freep) struct kiln_df_mount *typed = NULL;
-        const struct kiln_df_mount *mount = m->mount;
-        if (m->expand) {
-            struct mount_expand ud = {c, s};
-            int r = kiln_df_mount_parse(m->spec, mount_expand, &ud, &typed, err);
-            if (r < 0)
-                return kiln_error_at_line(err, r, ins->start_line);
-            mount = typed;
+        struct mount_expand ud = {c, s};
+        struct kiln_exec_mount *em = &ret->v[ret->n];
+        int r = kiln_df_mount_parse(m->spec, m->expand ? mount_expand : NULL, &ud, &em->mount, err);
+        if (r < 0)
+            return kiln_error_at_line(err, r, ins->start_line);
+        ret->n++;
+        if (em->mount->type == KILN_DF_MOUNT_SSH && !em->mount->target[0]) {
+            free(em->mount->target);
+            em->mount->target = kiln_xasprintf("/run/buildkit/ssh_agent.%u", n_ssh);
         }
-        if (!mount || !*mount->from)
-            continue;
-        long k = conv_find_stage(c, mount->from);
-        if (k >= 0) {
-            int r = conv_stage_need(c, (size_t)k, s, ins->start_line, err);
-            if (r < 0)
-                return r;
-        }
+        n_ssh += em->mount->type == KILN_DF_MOUNT_SSH;
+        if ((r = mount_target(s, em->mount, ins->start_line, err)) < 0 ||
+            (r = mount_from(c, s, em, ins->start_line, err)) < 0)
+            return r;
     }
     return 0;
+}
+
+/* client/llb/exec.go: SSH_AUTH_SOCK names the first agent socket unless the env sets it. */
+static void ssh_auth_sock(struct kiln_vertex_exec *x)
+{
+    for (size_t i = 0; i < x->env.n; i++)
+        if (strncmp(x->env.v[i], "SSH_AUTH_SOCK=", 14) == 0)
+            return;
+    for (size_t i = 0; i < x->n_mounts; i++)
+        if (x->mounts[i].mount->type == KILN_DF_MOUNT_SSH) {
+            kiln_strv_take(&x->env, kiln_xasprintf("SSH_AUTH_SOCK=%s", x->mounts[i].mount->target));
+            return;
+        }
 }
 
 /* BuildKit's runCommandString: "|N K=V ... " for the stage's ARGs, then the argv. */
@@ -180,10 +253,12 @@ int conv_run(struct conv *c, struct conv_stage *s, const struct kiln_df_instruct
 {
     _cleanup_strv_ struct kiln_strv args = KILN_STRV_INIT;
     struct kiln_buf text = KILN_BUF_INIT(SIZE_MAX);
+    struct typed_mounts mounts = {0};
     int r = run_args(s, ins, &args, &text, err);
     if (r >= 0)
-        r = run_mounts(c, s, ins, err);
+        r = run_mounts(c, s, ins, &mounts, err);
     if (r < 0) {
+        typed_mounts_release(&mounts);
         kiln_buf_release(&text);
         return r;
     }
@@ -200,6 +275,9 @@ int conv_run(struct conv *c, struct conv_stage *s, const struct kiln_df_instruct
     x->exec.cwd = kiln_xstrdup(*wd ? wd : "/");
     x->exec.user = kiln_xstrdup(conv_config_str(s, "User"));
     x->exec.run = &ins->run;
+    x->exec.mounts = mounts.v;
+    x->exec.n_mounts = mounts.n;
+    ssh_auth_sock(&x->exec);
     conv_platform_copy(&x->exec.platform, &s->platform);
     history(s, &args);
     return 0;

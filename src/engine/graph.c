@@ -68,6 +68,9 @@ static void vertex_free(struct kiln_vertex *v)
         free(v->exec.cwd);
         free(v->exec.user);
         kiln_oci_platform_release(&v->exec.platform);
+        for (size_t i = 0; i < v->exec.n_mounts; i++)
+            kiln_df_mount_free(v->exec.mounts[i].mount);
+        free(v->exec.mounts);
         kiln_df_instruction_free(v->exec.owned);
         break;
     }
@@ -85,6 +88,25 @@ void kiln_graph_free(struct kiln_graph *g)
     json_decref(g->config);
     kiln_oci_platform_release(&g->platform);
     free(g);
+}
+
+bool kiln_vertex_input(const struct kiln_vertex *v, size_t i, const struct kiln_vertex **ret)
+{
+    if (v->kind == KILN_VERTEX_COPY && v->copy.from_kind == KILN_COPY_FROM_STATE) {
+        if (i == 0) {
+            *ret = v->copy.from;
+            return true;
+        }
+        return false;
+    }
+    if (v->kind != KILN_VERTEX_EXEC)
+        return false;
+    for (size_t k = 0; k < v->exec.n_mounts; k++)
+        if (v->exec.mounts[k].from_state && i-- == 0) {
+            *ret = v->exec.mounts[k].from;
+            return true;
+        }
+    return false;
 }
 
 static json_t *strv_json(const struct kiln_strv *s)
@@ -122,6 +144,31 @@ static json_t *copy_json(const struct kiln_vertex_copy *c)
                      (int)c->unpack);
 }
 
+/*
+ * What a RUN mount is, as BuildKit's LLB mount has it: never a secret's
+ * value nor an agent's socket path (the client's), only names and places.
+ * A from= state is an input of the vertex: its key joins the cache key.
+ */
+static json_t *mount_json(const struct kiln_exec_mount *em)
+{
+    const struct kiln_df_mount *m = em->mount;
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "type",
+                          kiln_df_mount_type_name(m->type), "target", m->target, "source",
+                          m->source, "id", m->id, "from_state", em->from_state, "readonly",
+                          m->readonly, "required", m->required);
+    if (m->type == KILN_DF_MOUNT_CACHE)
+        json_object_set_new(j, "sharing", json_string(kiln_df_sharing_name(m->sharing)));
+    if (m->env)
+        json_object_set_new(j, "env", json_string(m->env));
+    if (m->type == KILN_DF_MOUNT_TMPFS)
+        json_object_set_new(j, "size", json_integer(m->size));
+    if (m->has_mode || m->has_uid || m->has_gid)
+        json_object_set_new(j, "owner",
+                            json_pack("{s:I, s:I, s:I}", "mode", (json_int_t)m->mode, "uid",
+                                      (json_int_t)m->uid, "gid", (json_int_t)m->gid));
+    return j;
+}
+
 char *kiln_vertex_definition(const struct kiln_vertex *v)
 {
     json_t *j = NULL;
@@ -144,10 +191,10 @@ char *kiln_vertex_definition(const struct kiln_vertex *v)
                       "platform", platform_json(&v->exec.platform), "network",
                       v->exec.run ? (int)v->exec.run->network : 0, "security",
                       v->exec.run ? (int)v->exec.run->security : 0);
-        if (v->exec.run && v->exec.run->n_mounts) {
+        if (v->exec.n_mounts) {
             json_t *mounts = json_array();
-            for (size_t i = 0; i < v->exec.run->n_mounts; i++)
-                json_array_append_new(mounts, json_string(v->exec.run->mounts[i].spec));
+            for (size_t i = 0; i < v->exec.n_mounts; i++)
+                json_array_append_new(mounts, mount_json(&v->exec.mounts[i]));
             json_object_set_new(j, "mounts", mounts);
         }
         break;

@@ -75,12 +75,21 @@ struct kiln_vertex_mkdir {
     char *user; /* the USER in effect ("" for root): the owner of what is created */
 };
 
+/* One RUN --mount, typed, its values expanded with the stage's ARG and ENV. */
+struct kiln_exec_mount {
+    struct kiln_df_mount *mount; /* target absolute and cleaned (a relative one joins WORKDIR) */
+    bool from_state;             /* from= named a stage or an image: `from` is its state */
+    struct kiln_vertex *from;    /* that state (NULL: scratch); unused unless from_state */
+};
+
 struct kiln_vertex_exec {
-    struct kiln_strv args;         /* argv, SHELL already prepended for the shell form */
-    struct kiln_strv env;          /* "K=V": image ENV, then the ARGs in scope */
-    char *cwd;                     /* absolute */
-    char *user;                    /* "" for root */
-    const struct kiln_df_run *run; /* mounts, network, security: the parsed Dockerfile's */
+    struct kiln_strv args;          /* argv, SHELL already prepended for the shell form */
+    struct kiln_strv env;           /* "K=V": image ENV, then the ARGs in scope */
+    char *cwd;                      /* absolute */
+    char *user;                     /* "" for root */
+    const struct kiln_df_run *run;  /* network, security: the parsed Dockerfile's */
+    struct kiln_exec_mount *mounts; /* RUN --mount, in order */
+    size_t n_mounts;
     struct kiln_oci_platform platform;
     /* An ONBUILD trigger's RUN: the parsed trigger `run` points into, freed
      * with the vertex (NULL for a RUN of the Dockerfile). */
@@ -122,6 +131,12 @@ KILN_DEFINE_CLEANUP(struct kiln_graph, kiln_graph_free)
 /* Appends a zeroed vertex of `kind` on `base` named `name` (copied). Never fails. */
 struct kiln_vertex *kiln_graph_add(struct kiln_graph *g, enum kiln_vertex_kind kind,
                                    struct kiln_vertex *base, const char *name);
+
+/*
+ * The i-th state v reads besides its base (COPY --from's, then RUN --mount
+ * from='s in order): false past the last; *ret is the state (NULL: scratch).
+ */
+bool kiln_vertex_input(const struct kiln_vertex *v, size_t i, const struct kiln_vertex **ret);
 
 /*
  * The vertex's definition as canonical JSON (what it does, not its name or

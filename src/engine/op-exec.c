@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "base/alloc.h"
@@ -36,6 +37,57 @@ static char **nul_terminated(const struct kiln_strv *s)
     return v;
 }
 
+static bool same_name(const char *a, const char *b)
+{
+    size_t n = strcspn(a, "=");
+    return strncmp(a, b, n) == 0 && b[n] == '=';
+}
+
+/* The step's env: the vertex's, with the secrets given as env= replacing any of their names. */
+static char **process_env(const struct kiln_strv *env, const struct kiln_strv *secrets)
+{
+    char **v = kiln_xcalloc(env->n + secrets->n + 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < env->n; i++) {
+        bool replaced = false;
+        for (size_t k = 0; k < secrets->n && !replaced; k++)
+            replaced = same_name(secrets->v[k], env->v[i]);
+        if (!replaced)
+            v[n++] = env->v[i];
+    }
+    for (size_t k = 0; k < secrets->n; k++)
+        v[n++] = secrets->v[k];
+    return v;
+}
+
+/*
+ * The step's private directory (the runtime bundle, secret files) on a
+ * tmpfs of its own: what it holds, secret values in the process env
+ * included, never reaches the disk.
+ */
+static int state_dir(struct kiln_op_ctx *ctx, const char *snap, char **ret, struct kiln_error **err)
+{
+    char *state = kiln_xasprintf("%s/exec-%s", ctx->sv->tmp_dir, snap);
+    int r = 0;
+    if (mkdir(state, 0700) < 0)
+        r = kiln_error_set_errno(err, -errno, "cannot create '%s'", state);
+    else if (mount("tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+        r = kiln_error_set_errno(err, -errno, "cannot mount a tmpfs on '%s'", state);
+    if (r < 0) {
+        rmdir(state);
+        free(state);
+        return r;
+    }
+    *ret = state;
+    return 0;
+}
+
+static void state_dir_remove(const char *state)
+{
+    umount2(state, MNT_DETACH);
+    kiln_oci_remove_at(AT_FDCWD, state, NULL);
+}
+
 static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *root,
                const char *snap, const char *from, struct kiln_error **err)
 {
@@ -57,16 +109,16 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
         r = kiln_passwd_resolve(root, x->user, false, &uid, &gid, &groups, &n_groups, err);
     if (r < 0)
         return r;
-    struct kiln_run_mounts mounts;
-    if ((r = kiln_run_mounts_prepare(ctx->sv->data_dir, ctx->sv->builder, x, &mounts, err)) < 0)
+    _cleanup_free_ char *state = NULL;
+    if ((r = state_dir(ctx, snap, &state, err)) < 0)
         return r;
-    _cleanup_free_ char *state = kiln_xasprintf("%s/exec-%s", ctx->sv->tmp_dir, snap);
-    if (mkdir(state, 0700) < 0) {
-        kiln_run_mounts_release(&mounts);
-        return kiln_error_set_errno(err, -errno, "cannot create '%s'", state);
+    struct kiln_run_mounts mounts;
+    if ((r = kiln_run_mounts_prepare(ctx, v, state, &mounts, err)) < 0) {
+        state_dir_remove(state);
+        return r;
     }
     _cleanup_free_ char **argv = nul_terminated(&x->args);
-    _cleanup_free_ char **env = nul_terminated(&x->env);
+    _cleanup_free_ char **env = process_env(&x->env, &mounts.env);
     bool none = x->run && x->run->network == KILN_DF_NETWORK_NONE;
     struct kiln_sandbox_opts o = {
             .rootfs = root,
@@ -88,7 +140,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
     int code = 0;
     r = kiln_sandbox_run(&o, &code, err);
     kiln_run_mounts_release(&mounts);
-    kiln_oci_remove_at(AT_FDCWD, state, NULL);
+    state_dir_remove(state);
     if (r < 0 || code == 0)
         return r;
     struct kiln_buf name = KILN_BUF_INIT(PROCESS_NAME_MAX);

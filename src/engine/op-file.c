@@ -11,6 +11,7 @@
 #include "copy.h"
 #include "mkdir.h"
 #include "mount.h"
+#include "run-mounts.h"
 #include "solver.h"
 
 #include "base/banned.h"
@@ -27,6 +28,8 @@ int kiln_op_content(struct kiln_op_ctx *ctx, const struct kiln_vertex *v,
                     char ret[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
 {
     *ret = '\0';
+    if (v->kind == KILN_VERTEX_EXEC)
+        return kiln_run_mounts_content(ctx, v, ret, err);
     if (v->kind != KILN_VERTEX_COPY)
         return 0;
     if (v->copy.from_kind == KILN_COPY_FROM_STATE)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "build.h"
 #include "context/walk.h"
 #include "graph.h"
 #include "progress.h"
@@ -42,6 +43,9 @@ struct kiln_solver {
     unsigned workers;                  /* 0: 4 */
     int cancel_fd;                     /* > 0: readable means cancel (kiln_build_env) */
     struct kiln_solve_result *results; /* graph->n entries, filled by kiln_solve() */
+
+    /* The request: RUN --mount's secrets and ssh agents. */
+    const struct kiln_build_request *request;
 };
 
 /* Whether the build was cancelled (sv->cancel_fd is readable). */
