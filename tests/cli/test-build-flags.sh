@@ -72,6 +72,7 @@ else
 fi
 req "--platform is normalized" 'r["platforms"]==["linux/arm64"]' --platform linux/aarch64 "$ctx"
 req "--platform twice the same is one" 'r["platforms"]==["linux/amd64"]' --platform linux/amd64,linux/amd64 "$ctx"
+req "--platform takes a list, in its order" 'r["platforms"]==["linux/arm64","linux/amd64","linux/arm/v7"]' --platform linux/arm64,linux/amd64 --platform linux/arm/v7 "$ctx"
 req "--no-cache --pull" 'r["no_cache"] and r["pull"]' --no-cache --pull "$ctx"
 req "--metadata-file and --iidfile" 'r["metadata_file"]=="m.json" and r["iidfile"]=="iid"' --metadata-file m.json --iidfile=iid "$ctx"
 req "--progress=plain" 'r["progress"]=="plain"' --progress=plain "$ctx"
@@ -120,7 +121,6 @@ bad "unknown flag" 'unknown flag: --frobnicate' --frobnicate "$ctx"
 bad "flag without its value" 'flag needs an argument: -t' "$ctx" -t
 bad "bad tag" "--tag 'App:1': .*use NAME\[:TAG\]" -t App:1 "$ctx"
 bad "empty build-arg name" "--build-arg '=x': the name is empty" --build-arg =x "$ctx"
-bad "two platforms" '--platform: building for several platforms at once is not supported yet' --platform linux/amd64,linux/arm64 "$ctx"
 bad "bad platform" "--platform 'linux/': " --platform linux/ "$ctx"
 bad "bad progress" "--progress: invalid progress mode 'fancy'" --progress fancy "$ctx"
 BUILDKIT_PROGRESS=fancy bad "bad BUILDKIT_PROGRESS" "BUILDKIT_PROGRESS: invalid progress mode 'fancy'" "$ctx"
