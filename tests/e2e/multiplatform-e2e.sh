@@ -52,6 +52,27 @@ build --platform linux/amd64,linux/arm64 -o type=docker,dest="$tmp/d.tar" "$ctx"
 check "type=docker of two platforms is refused too" \
   grep -q "docker exporter does not currently support exporting manifest lists" "$tmp/out"
 
+# --- a RUN for a platform binfmt_misc has no handler for ---------------------------
+# The image says ppc64le (its busybox is the host's: the build stops before running it).
+if grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-ppc64le; then
+  for d in "a RUN for a platform without a binfmt_misc handler is refused" "... naming the package to install"; do
+    n=$((n + 1)); echo "ok $n - $d # SKIP qemu-ppc64le is registered here"
+  done
+elif ! "$here/make-base-image.sh" "$tmp/base-ppc" "$reg/fixture/base-ppc64le:1" ppc64le >"$tmp/base.log" 2>&1; then
+  for d in "a RUN for a platform without a binfmt_misc handler is refused" "... naming the package to install"; do
+    n=$((n + 1)); echo "ok $n - $d # SKIP cannot build the ppc64le-labelled base: $(tail -1 "$tmp/base.log")"
+  done
+else
+  ppc=$tmp/ppc
+  mkdir -p "$ppc"
+  printf 'FROM %s\nRUN echo never > /ran\n' "$reg/fixture/base-ppc64le:1" >"$ppc/Dockerfile"
+  build --platform linux/amd64,linux/ppc64le -o type=local,dest="$tmp/ppc-out" "$ppc"
+  status=$?
+  check "a RUN for a platform without a binfmt_misc handler is refused" \
+    bash -c "test $status -eq 1 && ! grep -q '^#[0-9]* DONE' <(grep -A1 'RUN echo never' '$tmp/out')"
+  check "... naming the package to install" grep -qF "cannot run linux/ppc64le RUN steps: no binfmt_misc handler for ppc64le; install qemu-user-static (apt-get install qemu-user-static)" "$tmp/out"
+fi
+
 # --- the base image index and the qemu the arm64 steps need -------------------------
 arm_bb=${KILN_ARM64_BUSYBOX:-/usr/local/lib/kiln-test/busybox-arm64}
 why=""
