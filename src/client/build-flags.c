@@ -181,6 +181,14 @@ SETTER(set_iidfile)
     return 0;
 }
 
+SETTER(set_builder)
+{
+    if (!*v)
+        return kiln_error_set(err, KILN_E_INVALID, "--builder: the builder name is empty");
+    cli->builder_name = v;
+    return 0;
+}
+
 SETTER(set_allow)
 {
     if (strcmp(v, "network.host") == 0) {
@@ -358,6 +366,7 @@ static const struct value_flag value_flags[] = {
         {"--metadata-file", 0, set_metadata},
         {"--iidfile", 0, set_iidfile},
         {"--allow", 0, set_allow},
+        {"--builder", 0, set_builder},
         {"--secret", 0, set_secret},
         {"--ssh", 0, set_ssh},
 };
@@ -536,6 +545,8 @@ json_t *kiln_build_request_json(const struct kiln_build_request *req,
     json_object_set_new(j, "metadata_file",
                         cli->metadata_file ? json_string(cli->metadata_file) : json_null());
     json_object_set_new(j, "iidfile", cli->iidfile ? json_string(cli->iidfile) : json_null());
+    json_object_set_new(j, "builder_name",
+                        cli->builder_name ? json_string(cli->builder_name) : json_null());
     json_t *secrets = json_array(), *ssh = json_array();
     for (size_t i = 0; i < req->n_secrets; i++) /* the ids and sizes: never a value */
         json_array_append_new(secrets, json_pack("{s:s, s:I}", "id", req->secrets[i].id, "bytes",

@@ -27,6 +27,7 @@ struct kiln_build_cli {
     bool dry_run;              /* --dry-run-request: print the request as JSON, build nothing */
     const char *metadata_file; /* argv's */
     const char *iidfile;       /* argv's */
+    const char *builder_name;  /* --builder (argv's): kiln_builder_select() picks the builder */
 };
 
 /*

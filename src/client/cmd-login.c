@@ -8,16 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "builders.h"
+#include "cloud-http.h"
 #include "commands.h"
 #include "registry/credentials.h"
 
 #include "base/banned.h"
 
 #define DEFAULT_REGISTRY "docker.io"
+/* How long `kiln login` waits for a server to say whether it is a kilnd. */
+#define PROBE_TIMEOUT 10L
 
 void kiln_cmd_login_help(void)
 {
@@ -27,12 +32,17 @@ void kiln_cmd_login_help(void)
            "($XDG_CONFIG_HOME/kiln/credentials.json, mode 0600). Builds use them to pull and "
            "push.\n"
            "\n"
+           "When SERVER is a kilnd (it answers GET /v1/whoami), the token is checked first\n"
+           "and the server is recorded for kiln create. A bare host[:port] is reached over\n"
+           "https, except localhost, 127.0.0.0/8, [::1] and $KILN_INSECURE_REGISTRIES.\n"
+           "\n"
            "Options:\n"
            "  -p, --password string   Password or token (insecure: it shows in the process list)\n"
            "      --password-stdin    Take the password or token from stdin\n"
            "  -u, --username string   Username\n"
            "\n"
-           "Exit status: 0 stored, 1 the file cannot be written, 2 the command line is wrong.\n");
+           "Exit status: 0 stored, 1 a kilnd refused the token or the file cannot be written,\n"
+           "2 the command line is wrong.\n");
 }
 
 void kiln_cmd_logout_help(void)
@@ -176,6 +186,47 @@ static char *password(const struct login_args *a)
     return p;
 }
 
+enum probe { NOT_KILND, KILND, REFUSED };
+
+/*
+ * Whether `server` is a kilnd that accepts `secret`: GET /v1/whoami answered
+ * with a "principal" (KILND), or refused with kilnd's {"error"} form
+ * (REFUSED). Anything else (a registry, no answer) is NOT_KILND.
+ */
+static enum probe probe(const char *endpoint, const char *secret)
+{
+    _cleanup_(kiln_cloud_freep) struct kiln_cloud *c = NULL;
+    if (kiln_cloud_open_token(endpoint, secret, &c, NULL) < 0)
+        return NOT_KILND;
+    kiln_cloud_set_timeout(c, PROBE_TIMEOUT);
+    json_t *who = NULL;
+    int r = kiln_cloud_json(c, "GET", "/v1/whoami", NULL, &who, NULL);
+    bool principal = r >= 0 && json_is_string(json_object_get(who, "principal"));
+    json_decref(who);
+    bool kilnd_error = false;
+    if (r < 0 && kiln_cloud_last_status(c, &kilnd_error) == 401 && kilnd_error)
+        return REFUSED;
+    return principal ? KILND : NOT_KILND;
+}
+
+/* Records a kilnd server in builders.json for kiln create. */
+static int record_server(const char *endpoint)
+{
+    _cleanup_(kiln_builders_freep) struct kiln_builders *bs = NULL;
+    struct kiln_error *e = NULL;
+    int r = kiln_builders_load(NULL, &bs, &e);
+    if (r >= 0)
+        r = kiln_builders_add_server(bs, endpoint, (long long)time(NULL), &e);
+    if (r >= 0)
+        r = kiln_builders_save(bs, &e);
+    if (r < 0) {
+        fprintf(stderr, "kiln login: %s\n", kiln_error_message(e, r));
+        kiln_error_free(e);
+        return KILN_EXIT_FAILURE;
+    }
+    return KILN_EXIT_OK;
+}
+
 static int store(const char *server, const struct kiln_registry_cred *cred, const char *verb)
 {
     _cleanup_free_ char *path = NULL;
@@ -221,8 +272,16 @@ int kiln_cmd_login(int argc, char **argv)
         return KILN_EXIT_USAGE;
     struct kiln_registry_cred cred = {.username = (char *)(a.username ? a.username : asked),
                                       .secret = secret};
-    int r = store(server, &cred, "login");
+    _cleanup_free_ char *endpoint = kiln_cloud_endpoint_for(server);
+    enum probe p = probe(endpoint, secret);
+    int r = KILN_EXIT_FAILURE;
+    if (p == REFUSED)
+        fprintf(stderr, "kiln login: login to %s failed: the server refused the token\n", server);
+    else
+        r = store(server, &cred, "login");
     secret_free(secret);
+    if (r == KILN_EXIT_OK && p == KILND)
+        r = record_server(endpoint);
     if (r == KILN_EXIT_OK)
         printf("Login Succeeded\n");
     return r;

@@ -15,6 +15,12 @@ static const struct kiln_command commands[] = {
         {"logout", "remove the credentials of a registry", kiln_cmd_logout, kiln_cmd_logout_help},
         {"prune", "remove build cache", kiln_cmd_prune, kiln_cmd_prune_help},
         {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
+        {"create", "create a builder for a kilnd cloud builder", kiln_cmd_create,
+         kiln_cmd_create_help},
+        {"use", "set the current builder", kiln_cmd_use, kiln_cmd_use_help},
+        {"ls", "list builders", kiln_cmd_ls, kiln_cmd_ls_help},
+        {"rm", "remove a builder", kiln_cmd_rm, kiln_cmd_rm_help},
+        {"inspect", "show a builder", kiln_cmd_inspect, kiln_cmd_inspect_help},
 };
 
 const struct kiln_command *kiln_command_find(const char *name)

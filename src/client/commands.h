@@ -40,3 +40,14 @@ int kiln_cmd_debug(int argc, char **argv);
 void kiln_cmd_debug_help(void);
 int kiln_cmd_history(int argc, char **argv);
 void kiln_cmd_history_help(void);
+/* Builders (cmd-builder.c). */
+int kiln_cmd_create(int argc, char **argv);
+void kiln_cmd_create_help(void);
+int kiln_cmd_use(int argc, char **argv);
+void kiln_cmd_use_help(void);
+int kiln_cmd_ls(int argc, char **argv);
+void kiln_cmd_ls_help(void);
+int kiln_cmd_rm(int argc, char **argv);
+void kiln_cmd_rm_help(void);
+int kiln_cmd_inspect(int argc, char **argv);
+void kiln_cmd_inspect_help(void);
