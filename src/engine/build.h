@@ -85,7 +85,7 @@ struct kiln_build_env {
     const char *const *insecure; /* registries spoken to over plain HTTP (NULL-terminated) */
     const char *docker_socket;   /* for --load; NULL: /var/run/docker.sock */
     int cancel_fd; /* > 0: the build stops (KILN_E_CANCELLED) once it is readable; 0: never */
-    uint64_t cache_limit;        /* after the build, collect the cache down to this (0: keep all) */
+    uint64_t cache_limit; /* after the build, collect the cache down to this (0: keep all) */
 };
 
 struct kiln_build_result {
