@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,4 +76,16 @@ int kiln_build_iidfile_write(const char *path, const struct kiln_build_result *r
                              struct kiln_error **err)
 {
     return write_atomic(path, "--iidfile", kiln_build_image_id(res), err);
+}
+
+void kiln_build_print_failure(const struct kiln_build_request *req, const struct kiln_error *e,
+                              int r)
+{
+    fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
+    if (e && e->line)
+        fprintf(stderr, "%s:%u\n",
+                !req->dockerfile                    ? "Dockerfile"
+                : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
+                                                    : req->dockerfile,
+                e->line);
 }

@@ -24,3 +24,7 @@ int kiln_build_metadata_write(const char *path, const struct kiln_build_result *
 /* Writes the image id to `path` without a newline, as buildx's --iidfile. Errors: -errno. */
 int kiln_build_iidfile_write(const char *path, const struct kiln_build_result *res,
                              struct kiln_error **err);
+
+/* A failed build, as buildx reports it: "ERROR: failed to solve: ..." and FILE:LINE when known. */
+void kiln_build_print_failure(const struct kiln_build_request *req, const struct kiln_error *e,
+                              int r);

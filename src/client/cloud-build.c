@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "build-metadata.h"
 #include "commands.h"
 #include "context-index.h"
 #include "context-upload.h"
@@ -340,15 +341,8 @@ int kiln_cloud_build_run(struct kiln_build_request *req, const struct kiln_build
     kiln_progress_free(run.p);
     if (r >= 0)
         r = finish(&run, req, cli, load, &e);
-    if (r < 0) {
-        fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
-        if (e && e->line)
-            fprintf(stderr, "%s:%u\n",
-                    !req->dockerfile                    ? "Dockerfile"
-                    : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
-                                                        : req->dockerfile,
-                    e->line);
-    }
+    if (r < 0)
+        kiln_build_print_failure(req, e, r);
     kiln_error_free(e);
     json_decref(run.result);
     kiln_cloud_free(run.c);

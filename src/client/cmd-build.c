@@ -12,6 +12,8 @@
 #include "base/human.h"
 #include "build-flags.h"
 #include "build-metadata.h"
+#include "builders.h"
+#include "cloud-build.h"
 #include "commands.h"
 #include "data-dir.h"
 
@@ -108,18 +110,7 @@ static int report(const struct kiln_build_cli *cli, const struct kiln_build_resu
     return KILN_EXIT_OK;
 }
 
-static void print_failure(const struct kiln_build_request *req, const struct kiln_error *e, int r)
-{
-    fprintf(stderr, "ERROR: failed to solve: %s\n", kiln_error_message(e, r));
-    if (e && e->line)
-        fprintf(stderr, "%s:%u\n",
-                !req->dockerfile                    ? "Dockerfile"
-                : strcmp(req->dockerfile, "-") == 0 ? "<stdin>"
-                                                    : req->dockerfile,
-                e->line);
-}
-
-static int run(const struct kiln_build_request *req, const struct kiln_build_cli *cli)
+static int run_local(const struct kiln_build_request *req, const struct kiln_build_cli *cli)
 {
     struct kiln_build_env env = {0};
     _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
@@ -137,13 +128,31 @@ static int run(const struct kiln_build_request *req, const struct kiln_build_cli
     int r = kiln_build_run(req, &env, &res, &e);
     kiln_progress_free(env.progress);
     if (r < 0) {
-        print_failure(req, e, r);
+        kiln_build_print_failure(req, e, r);
         kiln_error_free(e);
         kiln_build_result_release(&res);
         return KILN_EXIT_FAILURE;
     }
     r = report(cli, &res);
     kiln_build_result_release(&res);
+    return r;
+}
+
+static int run(struct kiln_build_request *req, const struct kiln_build_cli *cli)
+{
+    struct kiln_builder_entry *b = NULL;
+    struct kiln_error *e = NULL;
+    int r = kiln_builder_select(cli->builder_name, &b, &e);
+    if (r < 0) {
+        fprintf(stderr, "ERROR: %s\n", kiln_error_message(e, r));
+        kiln_error_free(e);
+        return KILN_EXIT_FAILURE;
+    }
+    if (strcmp(b->driver, "cloud") == 0)
+        r = kiln_cloud_build_run(req, cli, b);
+    else
+        r = run_local(req, cli);
+    kiln_builder_entry_free(b);
     return r;
 }
 

@@ -9,6 +9,8 @@
 
 #include "base/alloc.h"
 #include "base/human.h"
+#include "builders.h"
+#include "cloud-cache.h"
 #include "commands.h"
 #include "data-dir.h"
 #include "store-open.h"
@@ -23,7 +25,10 @@ void kiln_cmd_du_help(void)
            "(filesystem layers) and blobs, and what `kiln prune --all` would free.\n"
            "\n"
            "Options:\n"
-           "      --verbose   Also print the data directory and exact byte counts\n"
+           "      --builder string   The builder (default: $KILN_BUILDER, $BUILDX_BUILDER, else\n"
+           "                         the current one; a cloud builder's cache is measured by "
+           "kilnd)\n"
+           "      --verbose          Also print where the cache is and exact byte counts\n"
            "\n"
            "Exit status: 0 shown, 1 the cache cannot be read, 2 the command line is wrong.\n");
 }
@@ -38,9 +43,12 @@ static void row(const char *kind, uint64_t count, uint64_t bytes, bool verbose)
     putchar('\n');
 }
 
-static void show(const struct kiln_store_usage *u, bool verbose)
+static void show(const struct kiln_store_usage *u, bool verbose,
+                 const struct kiln_builder_entry *cloud)
 {
-    if (verbose) {
+    if (verbose && cloud) {
+        printf("Builder: %s (%s on %s)\n\n", cloud->name, cloud->builder, cloud->endpoint);
+    } else if (verbose) {
         _cleanup_free_ char *dir = kiln_data_dir();
         printf("Data directory: %s\n\n", dir);
     }
@@ -57,8 +65,11 @@ static void show(const struct kiln_store_usage *u, bool verbose)
 int kiln_cmd_du(int argc, char **argv)
 {
     bool verbose = false;
+    const char *flag = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--verbose") == 0) {
+        if (strcmp(argv[i], "--builder") == 0 && i + 1 < argc) {
+            flag = argv[++i];
+        } else if (strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             kiln_cmd_du_help();
@@ -69,18 +80,29 @@ int kiln_cmd_du(int argc, char **argv)
             return KILN_EXIT_USAGE;
         }
     }
-    struct kiln_store *s = NULL;
-    if (kiln_client_store_open("du", &s) < 0)
-        return KILN_EXIT_FAILURE;
+    struct kiln_builder_entry *b = NULL;
     struct kiln_store_usage u;
     struct kiln_error *e = NULL;
-    int r = kiln_store_du(s, &u, &e);
-    kiln_store_close(s);
+    int r = kiln_builder_select(flag, &b, &e);
+    bool cloud = r >= 0 && strcmp(b->driver, "cloud") == 0;
+    if (cloud) {
+        r = kiln_cloud_du(b, &u, &e);
+    } else if (r >= 0) {
+        struct kiln_store *s = NULL;
+        if (kiln_client_store_open("du", &s) < 0) {
+            kiln_builder_entry_free(b);
+            return KILN_EXIT_FAILURE;
+        }
+        r = kiln_store_du(s, &u, &e);
+        kiln_store_close(s);
+    }
     if (r < 0) {
+        kiln_builder_entry_free(b);
         fprintf(stderr, "kiln du: %s\n", kiln_error_message(e, r));
         kiln_error_free(e);
         return KILN_EXIT_FAILURE;
     }
-    show(&u, verbose);
+    show(&u, verbose, cloud ? b : NULL);
+    kiln_builder_entry_free(b);
     return KILN_EXIT_OK;
 }

@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include "base/human.h"
+#include "builders.h"
+#include "cloud-cache.h"
 #include "commands.h"
 #include "store-open.h"
 
@@ -23,6 +25,9 @@ void kiln_cmd_prune_help(void)
            "\n"
            "Options:\n"
            "  -a, --all                  Remove all unused build cache, not just dangling ones\n"
+           "      --builder string       The builder (default: $KILN_BUILDER, $BUILDX_BUILDER,\n"
+           "                             else the current one; a cloud builder's cache is\n"
+           "                             pruned by kilnd)\n"
            "      --keep-storage bytes   Amount of disk space to keep for cache (e.g. 10GB)\n"
            "  -f, --force                Do not prompt for confirmation\n"
            "\n"
@@ -46,11 +51,14 @@ static bool confirm(bool all)
     return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
-static int parse(int argc, char **argv, struct kiln_prune_opts *o, bool *force, bool *help)
+static int parse(int argc, char **argv, struct kiln_prune_opts *o, bool *force, bool *help,
+                 const char **builder)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "--all") == 0 || strcmp(a, "-a") == 0) {
+        if (strcmp(a, "--builder") == 0 && i + 1 < argc) {
+            *builder = argv[++i];
+        } else if (strcmp(a, "--all") == 0 || strcmp(a, "-a") == 0) {
             o->all = true;
         } else if (strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0) {
             *force = true;
@@ -77,7 +85,8 @@ int kiln_cmd_prune(int argc, char **argv)
 {
     struct kiln_prune_opts o = {0};
     bool force = false, help = false;
-    if (parse(argc, argv, &o, &force, &help) < 0)
+    const char *flag = NULL;
+    if (parse(argc, argv, &o, &force, &help, &flag) < 0)
         return KILN_EXIT_USAGE;
     if (help) {
         kiln_cmd_prune_help();
@@ -85,13 +94,22 @@ int kiln_cmd_prune(int argc, char **argv)
     }
     if (!force && !confirm(o.all))
         return KILN_EXIT_OK;
-    struct kiln_store *s = NULL;
-    if (kiln_client_store_open("prune", &s) < 0)
-        return KILN_EXIT_FAILURE;
+    struct kiln_builder_entry *b = NULL;
     struct kiln_prune_report rep = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_store_prune(s, &o, &rep, &e);
-    kiln_store_close(s);
+    int r = kiln_builder_select(flag, &b, &e);
+    if (r >= 0 && strcmp(b->driver, "cloud") == 0) {
+        r = kiln_cloud_prune(b, &o, &rep, &e);
+    } else if (r >= 0) {
+        struct kiln_store *s = NULL;
+        if (kiln_client_store_open("prune", &s) < 0) {
+            kiln_builder_entry_free(b);
+            return KILN_EXIT_FAILURE;
+        }
+        r = kiln_store_prune(s, &o, &rep, &e);
+        kiln_store_close(s);
+    }
+    kiln_builder_entry_free(b);
     if (r < 0) {
         fprintf(stderr, "kiln prune: %s\n", kiln_error_message(e, r));
         kiln_error_free(e);

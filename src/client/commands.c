@@ -21,6 +21,8 @@ static const struct kiln_command commands[] = {
         {"ls", "list builders", kiln_cmd_ls, kiln_cmd_ls_help},
         {"rm", "remove a builder", kiln_cmd_rm, kiln_cmd_rm_help},
         {"inspect", "show a builder", kiln_cmd_inspect, kiln_cmd_inspect_help},
+        {"history", "list a cloud builder's builds, their logs and results", kiln_cmd_history,
+         kiln_cmd_history_help},
 };
 
 const struct kiln_command *kiln_command_find(const char *name)
