@@ -90,23 +90,16 @@ void kiln_graph_free(struct kiln_graph *g)
     free(g);
 }
 
-bool kiln_vertex_input(const struct kiln_vertex *v, size_t i, const struct kiln_vertex **ret)
+struct kiln_vertex **kiln_vertex_input(struct kiln_vertex *v, size_t i)
 {
-    if (v->kind == KILN_VERTEX_COPY && v->copy.from_kind == KILN_COPY_FROM_STATE) {
-        if (i == 0) {
-            *ret = v->copy.from;
-            return true;
-        }
-        return false;
-    }
+    if (v->kind == KILN_VERTEX_COPY && v->copy.from_kind == KILN_COPY_FROM_STATE)
+        return i == 0 ? &v->copy.from : NULL;
     if (v->kind != KILN_VERTEX_EXEC)
-        return false;
+        return NULL;
     for (size_t k = 0; k < v->exec.n_mounts; k++)
-        if (v->exec.mounts[k].from_state && i-- == 0) {
-            *ret = v->exec.mounts[k].from;
-            return true;
-        }
-    return false;
+        if (v->exec.mounts[k].from_state && i-- == 0)
+            return &v->exec.mounts[k].from;
+    return NULL;
 }
 
 static json_t *strv_json(const struct kiln_strv *s)

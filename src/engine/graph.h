@@ -133,10 +133,11 @@ struct kiln_vertex *kiln_graph_add(struct kiln_graph *g, enum kiln_vertex_kind k
                                    struct kiln_vertex *base, const char *name);
 
 /*
- * The i-th state v reads besides its base (COPY --from's, then RUN --mount
- * from='s in order): false past the last; *ret is the state (NULL: scratch).
+ * Where v holds the i-th state it reads besides its base (COPY --from's,
+ * then RUN --mount from='s in order): NULL past the last; the slot holds
+ * NULL for scratch. The solver waits for these; a merge rewrites them.
  */
-bool kiln_vertex_input(const struct kiln_vertex *v, size_t i, const struct kiln_vertex **ret);
+struct kiln_vertex **kiln_vertex_input(struct kiln_vertex *v, size_t i);
 
 /*
  * The vertex's definition as canonical JSON (what it does, not its name or

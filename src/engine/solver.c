@@ -39,11 +39,11 @@ static const struct kiln_vertex *from_input(const struct kiln_vertex *v)
 
 static bool is_ready(const struct sched *s, size_t i)
 {
-    const struct kiln_vertex *v = s->sv->graph->v[i], *in;
+    struct kiln_vertex *v = s->sv->graph->v[i], **in;
     if (s->st[i] != V_PENDING || (v->base && s->st[v->base->index] != V_DONE))
         return false;
-    for (size_t k = 0; kiln_vertex_input(v, k, &in); k++)
-        if (in && s->st[in->index] != V_DONE)
+    for (size_t k = 0; (in = kiln_vertex_input(v, k)); k++)
+        if (*in && s->st[(*in)->index] != V_DONE)
             return false;
     return true;
 }
@@ -171,13 +171,13 @@ static unsigned width(const struct kiln_graph *g)
     _cleanup_free_ unsigned *count = kiln_xcalloc(g->n + 1, sizeof(*count));
     unsigned most = 1;
     for (size_t i = 0; i < g->n; i++) {
-        const struct kiln_vertex *v = g->v[i], *in;
+        struct kiln_vertex *v = g->v[i], **in;
         size_t l = 0;
         if (v->base && level[v->base->index] + 1 > l)
             l = level[v->base->index] + 1;
-        for (size_t k = 0; kiln_vertex_input(v, k, &in); k++)
-            if (in && level[in->index] + 1 > l)
-                l = level[in->index] + 1;
+        for (size_t k = 0; (in = kiln_vertex_input(v, k)); k++)
+            if (*in && level[(*in)->index] + 1 > l)
+                l = level[(*in)->index] + 1;
         level[i] = l;
         if (++count[l] > most)
             most = count[l];

@@ -6,6 +6,7 @@
  * context that stay inside it), on real files.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,7 +36,7 @@ static struct kiln_graph *convert(const char *text, struct kiln_df_instructions 
     return test_convert_with(text, &o, df);
 }
 
-static const struct kiln_vertex *last_exec(const struct kiln_graph *g)
+static struct kiln_vertex *last_exec(const struct kiln_graph *g)
 {
     for (size_t i = g->n; i-- > 0;)
         if (g->v[i]->kind == KILN_VERTEX_EXEC)
@@ -85,14 +86,14 @@ static void test_run_mounts__from_stage_is_an_input(void **state)
                                    "FROM busybox\n"
                                    "RUN --mount=from=a,target=/a,source=/etc cat /a/x\n",
                                    &df);
-    const struct kiln_vertex *v = last_exec(g);
+    struct kiln_vertex *v = last_exec(g);
     assert_true(v->exec.mounts[0].from_state);
-    const struct kiln_vertex *in = NULL;
-    assert_true(kiln_vertex_input(v, 0, &in));
+    struct kiln_vertex **in = kiln_vertex_input(v, 0);
     assert_non_null(in);
-    assert_int_equal(in->kind, KILN_VERTEX_EXEC);
-    assert_string_equal(in->exec.args.v[2], "echo a");
-    assert_false(kiln_vertex_input(v, 1, &in));
+    assert_ptr_equal(in, &v->exec.mounts[0].from);
+    assert_int_equal((*in)->kind, KILN_VERTEX_EXEC);
+    assert_string_equal((*in)->exec.args.v[2], "echo a");
+    assert_null(kiln_vertex_input(v, 1));
     kiln_graph_free(g);
     kiln_df_instructions_free(df);
 }
@@ -334,6 +335,41 @@ static void test_run_mounts__cache_shared(void **state)
     kiln_run_mounts_release(&a);
 }
 
+struct locked_user {
+    struct fixture *f;
+    struct kiln_run_mounts m;
+    int done;
+};
+
+static void *take_locked(void *arg)
+{
+    struct locked_user *u = arg;
+    struct kiln_error *err = NULL;
+    int r = kiln_run_mounts_prepare(&u->f->op, &u->f->v, u->f->scratch, &u->m, &err);
+    kiln_error_free(err);
+    __atomic_store_n(&u->done, r < 0 ? -1 : 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_run_mounts__cache_locked_waits(void **state)
+{
+    struct fixture *f = *state;
+    add_spec(f, "type=cache,target=/l,sharing=locked");
+    struct kiln_run_mounts a;
+    struct kiln_error *err = NULL;
+    expect_ok(kiln_run_mounts_prepare(&f->op, &f->v, f->scratch, &a, &err), &err);
+    struct locked_user u = {.f = f};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, take_locked, &u), 0);
+    usleep(200 * 1000);
+    if (__atomic_load_n(&u.done, __ATOMIC_SEQ_CST))
+        fail_msg("a second sharing=locked user did not wait for the first");
+    kiln_run_mounts_release(&a);
+    pthread_join(t, NULL);
+    assert_int_equal(u.done, 1);
+    kiln_run_mounts_release(&u.m);
+}
+
 static void write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -391,6 +427,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_run_mounts__ssh, setup, teardown),
             cmocka_unit_test_setup_teardown(test_run_mounts__cache_sharing, setup, teardown),
             cmocka_unit_test_setup_teardown(test_run_mounts__cache_shared, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_run_mounts__cache_locked_waits, setup, teardown),
             cmocka_unit_test_setup_teardown(test_run_mounts__bind_context_stays_inside, setup,
                                             teardown),
     };
