@@ -329,11 +329,16 @@ static void row(struct table *t, const char *a, const char *b, const char *c, co
 
 static void table_print(const struct table *t)
 {
+    struct kiln_buf line = KILN_BUF_INIT(SIZE_MAX);
     for (size_t i = 0; i + 3 < t->cells.n; i += 4) {
-        for (size_t k = 0; k < 3; k++)
-            printf("%-*s   ", (int)t->width[k], t->cells.v[i + k]);
-        printf("%s\n", t->cells.v[i + 3]);
+        kiln_buf_reset(&line);
+        for (size_t k = 0; k < 4; k++)
+            kiln_buf_addf(&line, "%-*s   ", (int)t->width[k], t->cells.v[i + k]);
+        while (line.len && line.buf[line.len - 1] == ' ')
+            kiln_buf_truncate(&line, line.len - 1);
+        printf("%s\n", line.buf);
     }
+    kiln_buf_release(&line);
 }
 
 static void ls_builder(struct table *t, const struct kiln_builder_entry *b, bool current)
