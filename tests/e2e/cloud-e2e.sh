@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# usage: tests/e2e/cloud-e2e.sh KILN KILND   (run through run-registry.sh)
+# The build cloud end to end on loopback: kilnd with its admin commands,
+# kiln's CI flow (token on stdin, login, create, cache-only build, push),
+# tokens refused, the queue, the time limit, clients and kilnd killed
+# mid-build, eight clients at once, and hostile API input. TAP output.
+set -uo pipefail
+kiln=${1:?usage: cloud-e2e.sh KILN KILND}
+kilnd=${2:?usage: cloud-e2e.sh KILN KILND}
+here=$(cd "$(dirname "$0")" && pwd)
+reg=${KILN_TEST_REGISTRY:?run through run-registry.sh}
+areg=${KILN_TEST_AUTH_REGISTRY:?run through run-registry.sh}
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+[[ $(id -u) -eq 0 ]] || skip_all "builds need root (overlay mounts)"
+command -v runc >/dev/null || skip_all "runc is not installed"
+
+tmp=$(mktemp -d)
+kpid=
+cleanup() {
+  [[ -n $kpid ]] && kill -9 "$kpid" 2>/dev/null
+  pkill -9 -f "$kilnd worker $tmp" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+check() { # check DESC CMD...
+  local desc=$1; shift
+  if "$@" >"$tmp/out" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
+}
+refute() { # refute DESC CMD...: the command fails
+  local desc=$1; shift
+  if "$@" >"$tmp/out" 2>&1; then not_ok "$desc"; else ok "$desc"; fi
+}
+has() { grep -q -- "$1" "$tmp/out"; }
+
+data=$tmp/kilnd
+admin() { "$kilnd" admin --data "$data" "$@"; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+server=127.0.0.1:$port
+start_kilnd() {
+  "$kilnd" serve --data "$data" --listen "$server" --drain-timeout 5s >>"$tmp/kilnd.log" 2>&1 &
+  kpid=$!
+  for _ in $(seq 100); do
+    curl -fs "http://$server/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+export XDG_CONFIG_HOME=$tmp/config DOCKER_HOST=unix://$tmp/no-docker.sock KILN_DATA_DIR=$tmp/local
+unset KILN_BUILDER BUILDX_BUILDER
+
+# --- the admin's part -----------------------------------------------------------
+admin org create acme >/dev/null && admin user create alice >/dev/null &&
+  admin org add-member acme alice >/dev/null &&
+  admin builder create acme/ci --concurrency 4 >/dev/null &&
+  admin builder create acme/short --timeout 4s >/dev/null &&
+  admin builder create acme/one --concurrency 1 >/dev/null &&
+  admin org create other >/dev/null && admin builder create other/ci >/dev/null
+check "kilnd admin creates an org, a user, builders" admin builder ls
+token=$(admin token create acme --scope "cloud-connect,repo:acme/*:push" --description ci | tail -n1)
+check "the token is printed alone on the last line" test "${token#kiln_}" != "$token"
+noconnect=$(admin token create acme --scope repo:public-read | tail -n1)
+revoked=$(admin token create acme --scope cloud-connect | tail -n1)
+expiring=$(admin token create acme --scope cloud-connect --expires 2s | tail -n1)
+otheruser=$(admin token create other --scope cloud-connect | tail -n1)
+if start_kilnd; then ok "kilnd serves /healthz"; else not_ok "kilnd serves /healthz"; cat "$tmp/kilnd.log"; exit 1; fi
+
+# --- the CI flow -----------------------------------------------------------------
+base=$reg/kiln-test/busybox:1
+bash "$here/make-base-image.sh" "$tmp/base" "$base" >/dev/null 2>&1 || skip_all "cannot make the base image"
+ctx=$tmp/ctx
+mkdir -p "$ctx/src"
+head -c 5000000 /dev/urandom >"$ctx/src/blob.bin"
+echo hello >"$ctx/hello.txt"
+printf 'ignored.txt\n' >"$ctx/.dockerignore"
+echo no >"$ctx/ignored.txt"
+cat >"$ctx/Dockerfile" <<EOF
+FROM $base
+COPY hello.txt /hello.txt
+COPY src/ /src/
+RUN cat /hello.txt > /from-run && test ! -e /ignored.txt
+EOF
+check "kiln login with the token on stdin" sh -c "echo '$token' | '$kiln' login -u acme --password-stdin $server"
+check "kiln create --driver cloud acme/ci --use" "$kiln" create --driver cloud acme/ci --use
+check "kiln ls lists the cloud builder" sh -c "'$kiln' ls | grep -q acme/ci"
+check "a cache-only build (a pull request)" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
+has "transferring context" && ok "progress shows the context transfer" || not_ok "progress shows the context transfer"
+check "a push build" "$kiln" build --progress=plain --platform linux/amd64 -t "$reg/acme/app:1" --push \
+  --metadata-file "$tmp/meta.json" "$ctx"
+check "the pushed image is in the registry" skopeo inspect --tls-verify=false "docker://$reg/acme/app:1"
+check "the metadata file has buildx's keys" python3 -c "
+import json,sys; m=json.load(open('$tmp/meta.json'))
+sys.exit(0 if m['containerimage.digest'].startswith('sha256:') and m['buildx.build.ref'] and 'mediaType' in m['containerimage.descriptor'] else 1)"
+cp -r "$ctx" "$tmp/ctx2" && touch -d '2001-01-01' "$tmp/ctx2"/* "$tmp/ctx2/src"/*
+before=$(curl -s "http://$server/metrics" | awk '/^kilnd_context_bytes_total/ {print $2}')
+check "a fresh copy (new mtimes) of the context rebuilds" "$kiln" build --progress=plain -t "$reg/acme/app:1" --push "$tmp/ctx2"
+after=$(curl -s "http://$server/metrics" | awk '/^kilnd_context_bytes_total/ {print $2}')
+if [[ $((after - before)) -lt 1000000 ]]; then ok "...uploading under 1 MB of a 5 MB context ($((after - before)) bytes)"; else not_ok "...uploading under 1 MB ($((after - before)) bytes)"; fi
+all_cached() { # every numbered step of the build output in $tmp/out was a cache hit
+  awk '/^#[0-9]+ \[[0-9]/ { step[$1] = 1 } /^#[0-9]+ CACHED/ { hit[$1] = 1 }
+       END { n = 0; for (s in step) { n++; if (!(s in hit)) exit 1 } exit n == 0 }' "$tmp/out"
+}
+if all_cached; then ok "...with every step CACHED"; else not_ok "...with every step CACHED"; fi
+check "an OCI tar streams back" "$kiln" build --progress=quiet -o "type=oci,dest=$tmp/img.tar" "$ctx"
+check "...and skopeo reads it" skopeo inspect "oci-archive:$tmp/img.tar"
+check "type=local streams back into a directory" "$kiln" build --progress=quiet -o "type=local,dest=$tmp/out-local" "$ctx"
+check "...holding the RUN's file" grep -qx hello "$tmp/out-local/from-run"
+check "a tagged build with no output and no Docker engine says nothing was loaded" \
+  sh -c "'$kiln' build --progress=quiet -t x/y:z '$ctx' 2>&1 | grep -q 'no local Docker engine'"
+printf 'FROM %s\nRUN exit 3\n' "$base" >"$tmp/Dockerfile.fail"
+refute "a failing RUN fails the build" "$kiln" build --progress=plain -f "$tmp/Dockerfile.fail" "$ctx"
+has "exit code: 3" && ok "...with BuildKit's words" || not_ok "...with BuildKit's words"
+
+# --- registry credentials travel with the build, in memory only -----------------
+check "kiln login to a registry with Basic auth" sh -c "echo '$KILN_TEST_PASSWORD' | '$kiln' login -u '$KILN_TEST_USER' --password-stdin $areg"
+check "a push to it through the builder" "$kiln" build --progress=plain -t "$areg/acme/app:1" --push "$ctx"
+check "...is in that registry" skopeo inspect --tls-verify=false --creds "$KILN_TEST_USER:$KILN_TEST_PASSWORD" "docker://$areg/acme/app:1"
+if grep -rqa -- "$KILN_TEST_PASSWORD" "$data" "$tmp/kilnd.log"; then not_ok "the password is nowhere in kilnd's data or log"; else ok "the password is nowhere in kilnd's data or log"; fi
+
+# --- history, du, prune, metrics --------------------------------------------------
+check "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
+id=$("$kiln" history ls --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "kiln history inspect" sh -c "'$kiln' history inspect $id | grep -q 'Steps:'"
+check "kiln history logs replays the progress" sh -c "'$kiln' history logs $id | grep -q '^#'"
+check "kiln du on the builder" sh -c "'$kiln' du | grep -q Total"
+check "/metrics in Prometheus text" sh -c "curl -s http://$server/metrics | grep -q '^kilnd_builds_total{result=\"succeeded\"} [1-9]'"
+
+# --- tokens refused ----------------------------------------------------------------
+refute "kiln login with a wrong token fails" sh -c "echo kiln_pat_000000000000_nope | '$kiln' login -u acme --password-stdin $server"
+has "refused" && ok "...saying the server refused it" || not_ok "...saying the server refused it"
+echo "$noconnect" | "$kiln" login -u acme --password-stdin "$server" >/dev/null 2>&1
+refute "a token without cloud-connect cannot create the builder" "$kiln" create --driver cloud acme/ci --name nc
+has "cloud-connect" && ok "...and the error names cloud-connect" || not_ok "...and the error names cloud-connect"
+echo "$otheruser" | "$kiln" login -u other --password-stdin "$server" >/dev/null 2>&1
+refute "another account's token cannot use acme's builder" "$kiln" build --builder cloud-acme-ci --progress=plain --output type=cacheonly "$ctx"
+echo "$revoked" | "$kiln" login -u acme --password-stdin "$server" >/dev/null 2>&1
+rid=$(admin token ls acme | awk 'NR>1 {print $1}' | while read -r t; do [[ ${revoked#kiln_oat_} == "$t"* ]] && echo "$t"; done | head -n1)
+admin token revoke "${rid:-none}" >/dev/null 2>&1
+refute "a revoked token is refused" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
+has "revoked\|refused" && ok "...saying so" || not_ok "...saying so"
+sleep 2
+echo "$expiring" | "$kiln" login -u acme --password-stdin "$server" >/dev/null 2>&1
+refute "an expired token is refused" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
+echo "$token" | "$kiln" login -u acme --password-stdin "$server" >/dev/null 2>&1
+
+# --- limits: the time limit, the queue, eight clients ------------------------------
+printf 'FROM %s\nRUN sleep 30\n' "$base" >"$tmp/Dockerfile.slow"
+"$kiln" create --driver cloud acme/short --name short >/dev/null 2>&1
+start=$(date +%s)
+refute "a build past the builder's time limit is cancelled" "$kiln" build --builder short --progress=plain -f "$tmp/Dockerfile.slow" --output type=cacheonly "$ctx"
+has "exceeded the builder's time limit of 4s and was cancelled" && ok "...with a message naming the limit" || not_ok "...with a message naming the limit"
+[[ $(($(date +%s) - start)) -lt 25 ]] && ok "...well before the step's 30 s" || not_ok "...well before the step's 30 s"
+check "...and kilnd keeps serving" curl -fs "http://$server/healthz"
+"$kiln" create --driver cloud acme/one --name one >/dev/null 2>&1
+printf 'FROM %s\nARG N\nRUN sleep 2 && echo $N\n' "$base" >"$tmp/Dockerfile.q"
+"$kiln" build --builder one --progress=plain -f "$tmp/Dockerfile.q" --build-arg N=1 --output type=cacheonly "$ctx" >"$tmp/q1" 2>&1 &
+q1=$!
+sleep 0.5
+"$kiln" build --builder one --progress=plain -f "$tmp/Dockerfile.q" --build-arg N=2 --output type=cacheonly "$ctx" >"$tmp/q2" 2>&1
+q2=$?
+wait $q1 && [[ $q2 -eq 0 ]] && ok "two builds on a builder of concurrency 1 both finish" || not_ok "two builds on a builder of concurrency 1 both finish"
+grep -q "waiting for a free slot" "$tmp/q1" "$tmp/q2" && ok "...the second waits in the queue" || not_ok "...the second waits in the queue"
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  "$kiln" build --progress=plain -f "$tmp/Dockerfile.q" --build-arg N=c$i -t "$reg/acme/many:$i" --push "$ctx" >"$tmp/many$i" 2>&1 &
+  pids+=($!)
+done
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+[[ $fails -eq 0 ]] && ok "eight clients build at once on one builder" || not_ok "eight clients build at once ($fails failed)"
+
+# --- killed clients, killed kilnd --------------------------------------------------
+"$kiln" build --progress=plain -f "$tmp/Dockerfile.slow" --build-arg X=1 --output type=cacheonly "$ctx" >"$tmp/killed" 2>&1 &
+kc=$!
+sleep 3
+kill -9 $kc
+sleep 8
+state=$("$kiln" history ls --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
+[[ $state == canceled ]] && ok "a client killed mid-build: its build is cancelled" || not_ok "a client killed mid-build: its build is cancelled (state $state)"
+"$kiln" build --progress=plain -f "$tmp/Dockerfile.slow" --build-arg X=2 --output type=cacheonly "$ctx" >"$tmp/orphan" 2>&1 &
+oc=$!
+sleep 3
+kill -9 "$kpid"
+wait "$kpid" 2>/dev/null
+kpid=
+wait $oc && not_ok "the client of a killed kilnd fails" || ok "the client of a killed kilnd fails"
+sleep 1
+if pgrep -f "$kilnd worker $data" >/dev/null; then not_ok "no worker outlives kilnd"; else ok "no worker outlives kilnd"; fi
+check "kilnd restarts on the same data" start_kilnd
+state=$("$kiln" history ls --format json | python3 -c 'import json,sys; b=json.load(sys.stdin)[0]; print(b["state"], b["error"])')
+[[ $state == failed*kilnd\ stopped* ]] && ok "...and marks the interrupted build failed" || not_ok "...and marks the interrupted build failed ($state)"
+check "...and builds again" "$kiln" build --progress=quiet --output type=cacheonly "$ctx"
+
+# --- hostile API input ------------------------------------------------------------------
+api() { # api METHOD PATH [curl args...]: prints the status code
+  local m=$1 p=$2; shift 2
+  curl -s -o "$tmp/out" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $token" "http://$server$p" "$@"
+}
+[[ $(api POST /v1/builders/acme/ci/builds -d '{not json') == 400 ]] && ok "malformed JSON: 400" || not_ok "malformed JSON: 400"
+head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.json"
+[[ $(api POST /v1/builders/acme/ci/builds --data-binary @"$tmp/big.json") == 413 ]] && ok "oversized JSON: 413" || not_ok "oversized JSON: 413"
+req='{"request":{},"dockerfile":"FROM scratch\n","context":[{"path":"../x","mode":33188,"size":1,"mtime":0,"digest":"sha256:'$(printf x | sha256sum | cut -c1-64)'"}]}'
+[[ $(api POST /v1/builders/acme/ci/builds -d "$req") == 400 ]] && has '\.\.' && ok "a context path with ..: 400 naming it" || not_ok "a context path with ..: 400 naming it"
+req=${req/..\/x/\/etc\/passwd}
+[[ $(api POST /v1/builders/acme/ci/builds -d "$req") == 400 ]] && ok "an absolute context path: 400" || not_ok "an absolute context path: 400"
+req=${req/\/etc\/passwd/x}
+[[ $(api POST /v1/builders/acme/ci/builds -d "$req") == 201 ]] && ok "a valid index: 201" || not_ok "a valid index: 201"
+bid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/out")
+mkdir -p "$tmp/up/sha256" && printf y >"$tmp/up/sha256/$(printf x | sha256sum | cut -c1-64)"
+tar -C "$tmp/up" -cf "$tmp/up.tar" sha256
+[[ $(api PUT "/v1/builds/$bid/context" --data-binary @"$tmp/up.tar") == 400 ]] && ok "an upload not matching its digest: 400" || not_ok "an upload not matching its digest: 400"
+if find "$data/builders/acme/ci" -path "*$(printf x | sha256sum | cut -c1-64)*" | grep -q .; then not_ok "...and nothing stored under the digest"; else ok "...and nothing stored under the digest"; fi
+[[ $(api GET /v1/builders/other/ci) == 403 ]] && ok "another account's builder: 403" || not_ok "another account's builder: 403"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://$server/v1/whoami") == 401 ]] && ok "no token: 401" || not_ok "no token: 401"
+
+# --- SIGTERM drains ----------------------------------------------------------------------
+kill -TERM "$kpid"
+if wait "$kpid"; then ok "SIGTERM stops kilnd cleanly"; else not_ok "SIGTERM stops kilnd cleanly"; fi
+kpid=
+if grep -q "kilnd stopped" "$tmp/kilnd.log"; then ok "...saying so in its log"; else not_ok "...saying so in its log"; fi
+echo "1..$n"
