@@ -218,6 +218,25 @@ static void ssh_auth_sock(struct kiln_vertex_exec *x)
         }
 }
 
+/*
+ * The step's text for its progress name, expanded as BuildKit's
+ * withSecretEnvMask has it: a secret given as env=NAME shows as "****".
+ */
+static char *step_text(const struct conv *c, const struct conv_stage *s,
+                       const struct typed_mounts *mounts, const char *text)
+{
+    struct conv_stage masked = *s;
+    masked.env = (struct kiln_shell_env)KILN_SHELL_ENV_INIT;
+    for (size_t i = 0; i < s->env.names.n; i++)
+        kiln_shell_env_set(&masked.env, s->env.names.v[i], s->env.values.v[i]);
+    for (size_t i = 0; i < mounts->n; i++)
+        if (mounts->v[i].mount->type == KILN_DF_MOUNT_SECRET && mounts->v[i].mount->env)
+            kiln_shell_env_set(&masked.env, mounts->v[i].mount->env, "****");
+    char *shown = conv_step_text(c, &masked, text, true);
+    kiln_shell_env_release(&masked.env);
+    return shown;
+}
+
 /* BuildKit's runCommandString: "|N K=V ... " for the stage's ARGs, then the argv. */
 static void history(struct conv_stage *s, const struct kiln_strv *args)
 {
@@ -262,7 +281,7 @@ int conv_run(struct conv *c, struct conv_stage *s, const struct kiln_df_instruct
         kiln_buf_release(&text);
         return r;
     }
-    _cleanup_free_ char *shown = conv_step_text(c, s, text.buf, true);
+    _cleanup_free_ char *shown = step_text(c, s, &mounts, text.buf);
     kiln_buf_release(&text);
     _cleanup_free_ char *name = conv_step_name(c, s, shown);
     struct kiln_vertex *x = conv_add_vertex(c, s, KILN_VERTEX_EXEC, name);

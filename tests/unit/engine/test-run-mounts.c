@@ -77,6 +77,23 @@ static void test_run_mounts__variables_and_targets(void **state)
     kiln_df_instructions_free(df);
 }
 
+static void test_run_mounts__secret_env_masked_in_name(void **state)
+{
+    (void)state;
+    struct kiln_df_instructions *df = NULL;
+    struct kiln_graph *g = convert("FROM busybox\n"
+                                   "RUN --mount=type=secret,id=t,env=TOK echo $TOK $HOME\n",
+                                   &df);
+    const struct kiln_vertex *v = last_exec(g);
+    if (!strstr(v->name, "echo **** $HOME"))
+        fail_msg("the step is named '%s'", v->name);
+    for (size_t i = 0; i < v->exec.env.n; i++)
+        if (strncmp(v->exec.env.v[i], "TOK=", 4) == 0)
+            fail_msg("the step's env has '%s'", v->exec.env.v[i]);
+    kiln_graph_free(g);
+    kiln_df_instructions_free(df);
+}
+
 static void test_run_mounts__from_stage_is_an_input(void **state)
 {
     (void)state;
@@ -419,6 +436,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_run_mounts__variables_and_targets),
+            cmocka_unit_test(test_run_mounts__secret_env_masked_in_name),
             cmocka_unit_test(test_run_mounts__from_stage_is_an_input),
             cmocka_unit_test(test_run_mounts__conversion_errors),
             cmocka_unit_test(test_run_mounts__cache_dir_is_a_digest),
