@@ -198,6 +198,12 @@ static int run_mounts(struct conv *c, struct conv_stage *s, const struct kiln_df
             em->mount->target = kiln_xasprintf("/run/buildkit/ssh_agent.%u", n_ssh);
         }
         n_ssh += em->mount->type == KILN_DF_MOUNT_SSH;
+        const char *ns = conv_build_arg(c, "BUILDKIT_CACHE_MOUNT_NS");
+        if (em->mount->type == KILN_DF_MOUNT_CACHE && ns && *ns) {
+            char *id = kiln_xasprintf("%s/%s", ns, em->mount->id);
+            free(em->mount->id);
+            em->mount->id = id;
+        }
         if ((r = mount_target(s, em->mount, ins->start_line, err)) < 0 ||
             (r = mount_from(c, s, em, ins->start_line, err)) < 0)
             return r;

@@ -94,6 +94,22 @@ static void test_run_mounts__secret_env_masked_in_name(void **state)
     kiln_df_instructions_free(df);
 }
 
+static void test_run_mounts__cache_namespace(void **state)
+{
+    (void)state;
+    struct kiln_strv args = KILN_STRV_INIT;
+    kiln_strv_push(&args, "BUILDKIT_CACHE_MOUNT_NS=team-a");
+    struct kiln_convert_opts o = test_opts();
+    o.build_args = &args;
+    struct kiln_df_instructions *df = NULL;
+    struct kiln_graph *g = test_convert_with(
+            "FROM busybox\nRUN --mount=type=cache,target=/root/.npm true\n", &o, &df);
+    assert_string_equal(last_exec(g)->exec.mounts[0].mount->id, "team-a//root/.npm");
+    kiln_graph_free(g);
+    kiln_df_instructions_free(df);
+    kiln_strv_release(&args);
+}
+
 static void test_run_mounts__from_stage_is_an_input(void **state)
 {
     (void)state;
@@ -437,6 +453,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_run_mounts__variables_and_targets),
             cmocka_unit_test(test_run_mounts__secret_env_masked_in_name),
+            cmocka_unit_test(test_run_mounts__cache_namespace),
             cmocka_unit_test(test_run_mounts__from_stage_is_an_input),
             cmocka_unit_test(test_run_mounts__conversion_errors),
             cmocka_unit_test(test_run_mounts__cache_dir_is_a_digest),
