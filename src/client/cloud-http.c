@@ -9,6 +9,7 @@
  */
 #include "cloud-http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -431,7 +432,9 @@ const char *kiln_cloud_host(const struct kiln_cloud *c)
 /* Whether `host` (no port, no brackets) is spoken to over plain HTTP. */
 static bool insecure_host(const char *host, const char *hostport)
 {
-    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 || strncmp(host, "127.", 4) == 0)
+    struct in_addr a;
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+        (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127))
         return true;
     _cleanup_free_ char *list = kiln_xstrdup(getenv("KILN_INSECURE_REGISTRIES") ?: "");
     char *save = NULL;

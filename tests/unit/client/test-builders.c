@@ -336,6 +336,7 @@ static void test_builders__endpoint_for(void **state)
             {"localhost:8080", NULL, "http://localhost:8080"},
             {"127.0.0.1:8080", NULL, "http://127.0.0.1:8080"},
             {"127.1.2.3", NULL, "http://127.1.2.3"},
+            {"127.evil.example", NULL, "https://127.evil.example"},
             {"[::1]:8080", NULL, "http://[::1]:8080"},
             {"10.0.0.5:8080", "a.example, 10.0.0.5:8080", "http://10.0.0.5:8080"},
             {"10.0.0.5:8080", "10.0.0.5", "http://10.0.0.5:8080"},
