@@ -391,6 +391,8 @@ static const struct command commands[] = {
         {"token", kilnd_admin_token, "create, list and revoke access tokens"},
         {"repo", admin_repo, "mark repositories public or private"},
         /* The registry token service's commands (registry-config.c, signing.c) follow. */
+        {"registry-config", kilnd_admin_registry_config, "make kilnd a registry's token service"},
+        {"signing-key", kilnd_admin_signing_key, "list, rotate and activate token signing keys"},
 };
 
 static void usage(FILE *f)
