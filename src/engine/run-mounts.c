@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,11 +56,57 @@ static char *relative_source(const char *source)
     return kiln_xstrdup(clean[1] ? clean + 1 : ".");
 }
 
+static void keep_fd(struct kiln_run_mounts *m, int fd)
+{
+    m->fds = kiln_xrealloc(m->fds, (m->n_fds + 1) * sizeof(*m->fds));
+    m->fds[m->n_fds++] = fd;
+}
+
 /*
- * The real path of `source` inside `root`, resolved by the kernel from the
- * root (openat2 RESOLVE_IN_ROOT): `..` and symbolic links cannot leave it.
+ * Binds the opened file `fd` at a new private mount point in the build's
+ * scratch space, returned in *ret: the runtime then mounts exactly what was
+ * resolved, even if a concurrent step swaps a path component for a link
+ * meanwhile (a shared cache, CVE-2024-23651).
  */
-static int resolve_in(const char *root, const char *source, char **ret, struct kiln_error **err)
+static int pin(struct kiln_run_mounts *m, int fd, char **ret, struct kiln_error **err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kiln_error_set_errno(err, -errno, "stat a mount source");
+    char *point = kiln_xasprintf("%s/src-XXXXXX", m->tmp_dir);
+    int r = 0;
+    if (S_ISDIR(st.st_mode)) {
+        if (!mkdtemp(point))
+            r = -errno;
+    } else {
+        int f = mkostemp(point, O_CLOEXEC);
+        if (f < 0)
+            r = -errno;
+        else
+            close(f);
+    }
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (r == 0 && mount(proc, point, NULL, MS_BIND, NULL) < 0) {
+        r = -errno;
+        remove(point);
+    }
+    if (r < 0) {
+        free(point);
+        return kiln_error_set_errno(err, r, "cannot pin a mount source in '%s'", m->tmp_dir);
+    }
+    push_str(&m->pinned, &m->n_pinned, point);
+    *ret = kiln_xstrdup(point);
+    return 0;
+}
+
+/*
+ * `source` inside `root`, resolved by the kernel from the root (openat2
+ * RESOLVE_IN_ROOT): `..` and symbolic links cannot leave it. With `keep`,
+ * pinned (above); without, its real path.
+ */
+static int resolve_in(const char *root, const char *source, struct kiln_run_mounts *keep,
+                      char **ret, struct kiln_error **err)
 {
     _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
@@ -86,6 +133,8 @@ static int resolve_in(const char *root, const char *source, char **ret, struct k
     if (strncmp(real, top, len) != 0 || (real[len] != '\0' && real[len] != '/'))
         return kiln_error_set(err, KILN_E_DENIED, "mount source '%s' lies outside its root",
                               source);
+    if (keep)
+        return pin(keep, f, ret, err);
     *ret = kiln_xstrdup(real);
     return 0;
 }
@@ -129,7 +178,7 @@ static int context_bind(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt,
                         struct kiln_run_mounts *m, char **ret, struct kiln_error **err)
 {
     _cleanup_free_ char *found = NULL;
-    int r = resolve_in(ctx->sv->context_dir, mt->source, &found, err);
+    int r = resolve_in(ctx->sv->context_dir, mt->source, NULL, &found, err);
     if (r < 0)
         return kiln_error_wrap(err, r, "the build context");
     struct stat st;
@@ -148,7 +197,7 @@ static int context_bind(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt,
     r = kiln_copy_apply(&op, &src, dir, ctx->sv->tmp_dir, err);
     if (r >= 0 && !S_ISDIR(st.st_mode)) {
         const char *slash = strrchr(op.sources.v[0], '/');
-        r = resolve_in(dir, slash ? slash + 1 : op.sources.v[0], ret, err);
+        r = resolve_in(dir, slash ? slash + 1 : op.sources.v[0], m, ret, err);
     } else if (r >= 0) {
         *ret = kiln_xstrdup(dir);
     }
@@ -178,7 +227,7 @@ static int state_bind(struct kiln_op_ctx *ctx, const struct kiln_exec_mount *em,
     if ((r = kiln_mount_state(ctx->store, top, upper, sm, err)) < 0)
         return r;
     m->n_states++;
-    r = resolve_in(sm->path, em->mount->source, ret, err);
+    r = resolve_in(sm->path, em->mount->source, m, ret, err);
     return r < 0 ? kiln_error_wrap(err, r, "stage or image '%s'", em->mount->from) : 0;
 }
 
@@ -244,8 +293,7 @@ static int cache_take(const char *base, const struct kiln_df_mount *mt, struct k
         if (r < 0)
             return kiln_error_set_errno(err, r, "cache mount '%s': cannot create or lock it",
                                         mt->id);
-        m->locks = kiln_xrealloc(m->locks, (m->n_locks + 1) * sizeof(*m->locks));
-        m->locks[m->n_locks++] = fd;
+        keep_fd(m, fd);
         *ret = TAKE_PTR(dir);
         return made;
     }
@@ -301,7 +349,7 @@ static int cache_mount(struct kiln_op_ctx *ctx, const struct kiln_exec_mount *em
         }
     }
     if (!em->from_state && mt->source[0])
-        return resolve_in(dir, mt->source, ret, err);
+        return resolve_in(dir, mt->source, m, ret, err);
     *ret = TAKE_PTR(dir);
     return 0;
 }
@@ -336,7 +384,8 @@ int kiln_run_mounts_prepare(struct kiln_op_ctx *ctx, const struct kiln_vertex *v
                             const char *scratch, struct kiln_run_mounts *ret,
                             struct kiln_error **err)
 {
-    *ret = (struct kiln_run_mounts){.env = KILN_STRV_INIT, .store = ctx->store};
+    *ret = (struct kiln_run_mounts){
+            .env = KILN_STRV_INIT, .store = ctx->store, .tmp_dir = ctx->sv->tmp_dir};
     const struct kiln_vertex_exec *x = &v->exec;
     for (size_t i = 0; i < x->n_mounts; i++) {
         int r = add_mount(ctx, &x->mounts[i], scratch, (unsigned)i, ret, err);
@@ -350,6 +399,11 @@ int kiln_run_mounts_prepare(struct kiln_op_ctx *ctx, const struct kiln_vertex *v
 
 void kiln_run_mounts_release(struct kiln_run_mounts *m)
 {
+    for (size_t i = 0; i < m->n_pinned; i++) {
+        umount2(m->pinned[i], MNT_DETACH);
+        remove(m->pinned[i]);
+        free(m->pinned[i]);
+    }
     for (size_t i = 0; i < m->n_states; i++)
         kiln_mount_release(&m->states[i]);
     for (size_t i = 0; i < m->n_snapshots; i++) {
@@ -360,8 +414,8 @@ void kiln_run_mounts_release(struct kiln_run_mounts *m)
         kiln_oci_remove_at(AT_FDCWD, m->removes[i], NULL);
         free(m->removes[i]);
     }
-    for (size_t i = 0; i < m->n_locks; i++)
-        close(m->locks[i]);
+    for (size_t i = 0; i < m->n_fds; i++)
+        close(m->fds[i]);
     for (size_t i = 0; i < m->env.n; i++)
         explicit_bzero(m->env.v[i], strlen(m->env.v[i]));
     kiln_strv_release(&m->env);
@@ -370,7 +424,8 @@ void kiln_run_mounts_release(struct kiln_run_mounts *m)
     free(m->states);
     free(m->snapshots);
     free(m->removes);
-    free(m->locks);
+    free(m->fds);
+    free(m->pinned);
     free(m->owned);
     free(m->v);
     *m = (struct kiln_run_mounts){0};

@@ -28,8 +28,11 @@ struct kiln_run_mounts {
     struct kiln_strv env; /* secrets with env=: "NAME=VALUE", zeroed on release */
     char **owned;         /* sources and targets made here */
     size_t n_owned;
-    int *locks; /* the flock()ed cache directories, held until release */
-    size_t n_locks;
+    int *fds; /* the flock()ed cache directories, held until release */
+    size_t n_fds;
+    char **pinned; /* resolved sources bound at private mount points: unmounted */
+    size_t n_pinned;
+    const char *tmp_dir;       /* the build's scratch space, for those mount points */
     struct kiln_mount *states; /* from= states mounted for bind mounts */
     size_t n_states;
     char **snapshots; /* scratch snapshots of rw binds of a state: removed */

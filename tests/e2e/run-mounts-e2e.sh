@@ -186,6 +186,8 @@ RUN --mount=type=cache,target=\$T touch \$T/ok && ls \$T > /varlist
 RUN --mount=type=cache,target=/p,sharing=private,uid=1000,mode=0700 stat -c '%a %u' /p > /private
 RUN --mount=type=cache,target=/seeded,from=seed,source=/seed cat /seeded/s > /fromseed
 RUN --mount=type=tmpfs,target=/t,size=1m echo x > /t/x && test ! -e /tmpfs-leak
+RUN --mount=type=cache,id=sub,target=/c mkdir -p /c/real && echo f > /c/real/f && ln -sfn / /c/sub
+RUN --mount=type=cache,id=sub,target=/x,source=sub (test -e /x/etc/hostname && echo host; test -e /x/real/f && echo cache-root) > /subview
 EOF
 if oci_build "$tmp/c1" --no-cache "$cctx" && oci_build "$tmp/c2" --no-cache "$cctx"; then ok "two builds with cache mounts"; else not_ok "two builds with cache mounts"; fi
 check "a cache mount persists across builds" test "$(tr -d ' ' <"$tmp/c2/rootfs/n")" = 2
@@ -193,6 +195,7 @@ check "a cache id with .. stays in DATA/cache-mounts" bash -c "[[ ! -e /kiln-e2e
 check "a cache target from a variable (\$T)" grep -qx ok "$tmp/c1/rootfs/varlist"
 check "a cache mount's mode and uid" test "$(cat "$tmp/c1/rootfs/private")" = "700 1000"
 check "a cache mount seeded from a stage" grep -qx seeded "$tmp/c1/rootfs/fromseed"
+check "a cache source= that is a link to / stays in the cache" test "$(cat "$tmp/c1/rootfs/subview")" = cache-root
 check "cache and tmpfs content is not in the image" test ! -e "$tmp/c1/rootfs/c" -a ! -e "$tmp/c1/rootfs/t" -a ! -e "$tmp/c1/rootfs/cache-var"
 
 # --- ssh -------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "convert-test.h"
 #include "engine/graph.h"
+#include "engine/mount.h"
 #include "engine/run-mounts.h"
 #include "expect.h"
 #include "oci/whiteout.h"
@@ -427,7 +428,10 @@ static void test_run_mounts__bind_context_stays_inside(void **state)
     char *got = slurp(m.v[0].source);
     assert_string_equal(got, "in");
     free(got);
-    assert_memory_equal(m.v[0].source, f->tmp, strlen(f->tmp)); /* a copy, not the context */
+    char *real = realpath(m.v[0].source, NULL); /* a copy, not the context */
+    if (!real || strncmp(real, f->tmp, strlen(f->tmp)) != 0)
+        fail_msg("the bind's source '%s' is '%s'", m.v[0].source, real ? real : "?");
+    free(real);
     assert_true(m.v[0].readonly);
     char d[KILN_OCI_DIGEST_MAX];
     expect_ok(kiln_run_mounts_content(&f->op, &f->v, d, &err), &err);
@@ -450,6 +454,12 @@ static void test_run_mounts__bind_context_stays_inside(void **state)
 
 int main(void)
 {
+    struct kiln_error *err = NULL;
+    if (kiln_mount_namespace(&err) < 0) { /* the pinned sources mount here, privately */
+        printf("1..0 # SKIP %s\n", kiln_error_message(err, -1));
+        kiln_error_free(err);
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_run_mounts__variables_and_targets),
             cmocka_unit_test(test_run_mounts__secret_env_masked_in_name),
