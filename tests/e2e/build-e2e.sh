@@ -335,10 +335,8 @@ EOF
 build --no-cache -o type=local,dest="$tmp/rm1" "$rm" && build --no-cache -o type=local,dest="$tmp/rm2" "$rm"
 check "a cache mount keeps its content from one build to the next" test "$(cat "$tmp/rm1/count" 2>&1)/$(cat "$tmp/rm2/count" 2>&1)" = 1/2
 check "cache and tmpfs mounts never reach the image" test ! -e "$tmp/rm2/cache" -a ! -e "$tmp/rm2/scratch" -a "$(cat "$tmp/rm2/tmpfs-saw" 2>&1)" = f
-printf 'FROM %s\nRUN --mount=type=secret,id=x cat /run/secrets/x\n' "$base" >"$rm/Dockerfile"
-build -o type=cacheonly "$rm"
-rc=$?
-if [[ $rc -eq 1 ]] && grep -q "type=secret is not supported yet" "$tmp/out"; then ok "a RUN mount type not supported yet says so"; else not_ok "a RUN mount type not supported yet says so (exit $rc)"; fi
+printf 'FROM %s\nRUN --mount=type=secret,id=x test ! -e /run/secrets/x\n' "$base" >"$rm/Dockerfile"
+if build -o type=cacheonly "$rm"; then ok "a secret mount not given is skipped (run-mounts-e2e.sh has the rest)"; else not_ok "a secret mount not given is skipped"; fi
 
 # --- entitlements ---------------------------------------------------------------
 ent=$tmp/entitle
