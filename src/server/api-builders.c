@@ -62,15 +62,6 @@ static void history(void *app, struct kilnd_http_request *rq, struct kilnd_http_
     kilnd_principal_free(p);
 }
 
-/* Opens the builder's store (created on first use). */
-static int open_store(struct kilnd *app, const struct kilnd_builder *b, struct kiln_store **ret,
-                      struct kiln_error **err)
-{
-    _cleanup_free_ char *dir =
-            kiln_xasprintf("%s/builders/%s/%s", app->data_dir, b->account, b->name);
-    return kiln_store_open(dir, ret, err);
-}
-
 static void du(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
 {
     struct kilnd_principal *p;
@@ -80,7 +71,8 @@ static void du(void *app, struct kilnd_http_request *rq, struct kilnd_http_respo
     struct kiln_store *s = NULL;
     struct kiln_store_usage u;
     struct kiln_error *e = NULL;
-    int r = open_store(app, b, &s, &e);
+    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", b->account, b->name);
+    int r = kilnd_api_builder_store(app, key, &s, &e);
     if (r >= 0)
         r = kiln_store_du(s, &u, &e);
     kiln_store_close(s);
@@ -117,7 +109,8 @@ static void prune(void *app, struct kilnd_http_request *rq, struct kilnd_http_re
     struct kiln_store *s = NULL;
     struct kiln_prune_report rep = {0};
     struct kiln_error *e = NULL;
-    int r = open_store(app, b, &s, &e);
+    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", b->account, b->name);
+    int r = kilnd_api_builder_store(app, key, &s, &e);
     if (r >= 0)
         r = kiln_store_prune(s, &o, &rep, &e);
     kiln_store_close(s);

@@ -19,9 +19,9 @@
 #include "oci/json.h"
 #include "oci/reference.h"
 #include "scopes.h"
-#include "token-service.h"
 #include "server.h"
 #include "store/store.h"
+#include "token-service.h"
 #include "tokens.h"
 
 #include "base/banned.h"
@@ -99,8 +99,8 @@ static char *request_token(struct kilnd_http_request *rq)
  * as any client would (no registry password travels from the client).
  */
 static int trusted_registry_pushes(struct kilnd *app, struct kilnd_http_request *rq,
-                                   const struct kilnd_principal *p, json_t *request,
-                                   json_t *auths, struct kiln_error **err)
+                                   const struct kilnd_principal *p, json_t *request, json_t *auths,
+                                   struct kiln_error **err)
 {
     const char *trusted = app->ts ? kilnd_token_service_registry(app->ts) : NULL;
     if (!trusted)
@@ -151,23 +151,12 @@ static json_t *summary(json_t *request)
                      json_object_get(request, "target"), "outputs", types);
 }
 
-static int open_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
-                              struct kiln_error **err)
-{
-    _cleanup_free_ char *dir = kiln_xasprintf("%s/builders/%s", app->data_dir, builder);
-    _cleanup_free_ char *parent = kiln_xstrdup(dir);
-    *strrchr(parent, '/') = '\0';
-    if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
-        return kiln_error_set_errno(err, -errno, "cannot create the builder's store '%s'", dir);
-    return kiln_store_open(dir, ret, err);
-}
-
 /* What of b's context the builder's store lacks; queues b when nothing. */
 static int sync_state(struct kilnd *app, struct kilnd_build *b, json_t **ret_missing,
                       struct kiln_error **err)
 {
     _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
-    int r = open_builder_store(app, b->builder, &s, err);
+    int r = kilnd_api_builder_store(app, b->builder, &s, err);
     if (r < 0)
         return r;
     json_t *context = json_object_get(b->job, "context");
@@ -217,8 +206,7 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         b->rec.summary = summary(request);
         b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I}", "store", b->store, "builder",
                            key, "request", request, "dockerfile", dockerfile, "context", context,
-                           "registry_auth", auths, "cache_max",
-                           (json_int_t)bl->cache_max);
+                           "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max);
         r = kilnd_queue_record(app->queue, b, &e);
     }
     if (r >= 0)
@@ -318,7 +306,7 @@ static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     json_t *missing = NULL, *still = NULL;
     size_t stored = 0;
     struct kiln_error *e = NULL;
-    int r = open_builder_store(app, b->builder, &s, &e);
+    int r = kilnd_api_builder_store(app, b->builder, &s, &e);
     if (r >= 0)
         r = kilnd_context_missing(s, json_object_get(b->job, "context"), &missing, &e);
     if (r >= 0)

@@ -3,13 +3,16 @@
  * api.c - the API's common parts: authentication, /healthz, /metrics,
  * /v1/whoami and the registry token service's /token (docs/internals/cloud-api.md).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/alloc.h"
 #include "builders.h"
 #include "scopes.h"
 #include "server.h"
+#include "store/store.h"
 #include "token-service.h"
 #include "tokens.h"
 
@@ -141,4 +144,15 @@ bool kilnd_api_builder(struct kilnd *app, struct kilnd_http_request *rq,
     *ret_principal = p;
     *ret_builder = b;
     return true;
+}
+
+int kilnd_api_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
+                            struct kiln_error **err)
+{
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/builders/%s", app->data_dir, builder);
+    _cleanup_free_ char *parent = kiln_xstrdup(dir);
+    *strrchr(parent, '/') = '\0';
+    if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+        return kiln_error_set_errno(err, -errno, "cannot create the builder's store '%s'", dir);
+    return kiln_store_open(dir, ret, err);
 }

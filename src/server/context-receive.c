@@ -15,6 +15,7 @@
 #include "base/banned.h"
 
 #define READ_BLOCK (1024u * 1024)
+#define BATCH      256u /* members committed together: one file system sync for all */
 
 struct receive {
     struct kiln_store *s;
@@ -23,7 +24,24 @@ struct receive {
     unsigned char *block;
     uint64_t skipped;
     size_t stored;
+    struct kiln_content_writer *pending[BATCH]; /* read whole, not committed yet */
+    size_t n_pending;
 };
+
+/* Commits the members read so far; one that does not match its digest is named. */
+static int flush(struct receive *rc, struct kiln_error **err)
+{
+    int r = kiln_content_commit_many(rc->pending, rc->n_pending, err);
+    for (size_t i = 0; i < rc->n_pending; i++)
+        kiln_content_writer_free(rc->pending[i]);
+    rc->stored += rc->n_pending;
+    rc->n_pending = 0;
+    if (r == KILN_E_INVALID)
+        return kiln_error_wrap(err, r,
+                               "an upload does not match its digest: nothing was stored "
+                               "under it");
+    return r;
+}
 
 static int ended_early(struct receive *rc, struct kiln_error **err)
 {
@@ -61,13 +79,8 @@ static int store_member(struct receive *rc, const char *digest, int64_t size,
         if ((r = kiln_content_write(w, rc->block, (size_t)n, err)) < 0)
             return r;
     }
-    r = kiln_content_commit(w, NULL, err);
-    if (r == KILN_E_INVALID)
-        return kiln_error_set(err, r,
-                              "upload of %s does not match its digest: nothing was "
-                              "stored under it",
-                              digest);
-    return r;
+    rc->pending[rc->n_pending++] = TAKE_PTR(w);
+    return rc->n_pending == BATCH ? flush(rc, err) : 0;
 }
 
 /* One member: stored when wanted, skipped when not, refused when not ours. */
@@ -98,7 +111,6 @@ static int member(struct receive *rc, struct archive_entry *ae, struct kiln_erro
     if (r < 0)
         return r;
     json_object_del(rc->want, digest);
-    rc->stored++;
     return 0;
 }
 
@@ -129,6 +141,10 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
             break;
         r = ar == ARCHIVE_OK || ar == ARCHIVE_WARN ? member(&rc, ae, err) : ended_early(&rc, err);
     }
+    /* what arrived whole is kept, also when the rest did not arrive */
+    int f = flush(&rc, r < 0 ? NULL : err);
+    if (r >= 0)
+        r = f;
     if (rc.a)
         archive_read_free(rc.a);
     free(rc.block);

@@ -47,6 +47,11 @@ bool kilnd_api_builder(struct kilnd *app, struct kilnd_http_request *rq,
                        struct kilnd_http_response *rs, struct kilnd_principal **ret_principal,
                        struct kilnd_builder **ret_builder);
 
+/* The store of builder "account/name", created on first use. */
+struct kiln_store;
+int kilnd_api_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
+                            struct kiln_error **err);
+
 /* The routes of each part, appended to one table by serve.c. */
 extern const struct kilnd_route kilnd_api_routes[];
 extern const size_t kilnd_api_n_routes;

@@ -193,8 +193,8 @@ static int verify(struct kiln_content_writer *w, char got[KILN_OCI_DIGEST_MAX],
 
 /*
  * In the caller's transaction: moves the temp file to blobs/sha256/<hex>
- * (keeping an existing blob: it has the same bytes), syncs the directory and
- * records the blob with what it takes on disk.
+ * (keeping an existing blob: it has the same bytes) and records the blob with
+ * what it takes on disk. The caller syncs the directory before committing.
  */
 static int publish(struct kiln_content_writer *w, const char *digest, struct kiln_error **err)
 {
@@ -209,8 +209,8 @@ static int publish(struct kiln_content_writer *w, const char *digest, struct kil
     w->fd = -1;
     kiln_store_failpoint("content-after-rename");
     struct stat st;
-    if (fsync(s->blobs_fd) < 0 || fstatat(s->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return kiln_error_set_errno(err, -errno, "sync blob '%s'", digest);
+    if (fstatat(s->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return kiln_error_set_errno(err, -errno, "stat blob '%s'", digest);
     int r = kiln_db_run(s->db, sql_upsert,
                         KILN_DB_ARGS(KILN_DB_TEXT(digest), KILN_DB_INT((int64_t)w->written),
                                      KILN_DB_INT((int64_t)st.st_blocks * 512),
@@ -238,6 +238,8 @@ int kiln_content_commit(struct kiln_content_writer *w, char ret_digest[KILN_OCI_
     r = kiln_db_begin(w->store->db, &txn, err);
     if (r >= 0)
         r = publish(w, got, err);
+    if (r >= 0 && fsync(w->store->blobs_fd) < 0)
+        r = kiln_error_set_errno(err, -errno, "sync blob '%s'", got);
     if (r >= 0)
         r = kiln_db_commit(&txn, err);
     if (r < 0)
@@ -245,6 +247,44 @@ int kiln_content_commit(struct kiln_content_writer *w, char ret_digest[KILN_OCI_
     if (ret_digest)
         memcpy(ret_digest, got, sizeof(got));
     return 0;
+}
+
+int kiln_content_commit_many(struct kiln_content_writer **ws, size_t n, struct kiln_error **err)
+{
+    if (n == 0)
+        return 0;
+    struct kiln_store *s = ws[0]->store;
+    char(*got)[KILN_OCI_DIGEST_MAX] = kiln_xcalloc(n, sizeof(*got));
+    bool *ok = kiln_xcalloc(n, sizeof(*ok));
+    int first = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct kiln_error **e = first ? NULL : err;
+        if (ws[i]->failed || ws[i]->fd < 0)
+            r = kiln_error_set(e, KILN_E_INVALID, "blob '%s': commit after failure or commit",
+                               blob_name(ws[i]));
+        else if ((r = verify(ws[i], got[i], e)) < 0)
+            writer_fail(ws[i], r);
+        ok[i] = r >= 0;
+        if (r < 0 && !first)
+            first = r;
+    }
+    /* one sync of the file system for every blob's bytes, before any is renamed */
+    r = syncfs(s->ingest_fd) < 0 ? kiln_error_set_errno(err, -errno, "sync %zu blobs", n) : 0;
+    _cleanup_(kiln_db_txn_end) struct kiln_db_txn txn = {0};
+    if (r >= 0)
+        r = kiln_db_begin(s->db, &txn, err);
+    for (size_t i = 0; i < n && r >= 0; i++)
+        if (ok[i])
+            r = publish(ws[i], got[i], err);
+    if (r >= 0 && fsync(s->blobs_fd) < 0)
+        r = kiln_error_set_errno(err, -errno, "sync %zu blobs", n);
+    if (r >= 0)
+        r = kiln_db_commit(&txn, err);
+    for (size_t i = 0; i < n && r < 0; i++)
+        writer_fail(ws[i], r);
+    free(got);
+    free(ok);
+    return r < 0 ? r : first;
 }
 
 void kiln_content_writer_free(struct kiln_content_writer *w)

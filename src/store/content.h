@@ -59,6 +59,16 @@ int kiln_content_commit(struct kiln_content_writer *w, char ret_digest[KILN_OCI_
                         struct kiln_error **err);
 
 /* Frees the writer, removing its temp file unless committed. NULL is fine. */
+/*
+ * Commits n writers of one store at once, as kiln_content_commit() does each,
+ * but with one sync of the file system for all their bytes and one
+ * transaction: how thousands of small blobs (a build context) are stored
+ * without a sync per blob. A writer that fails verification is left out (its
+ * temp file removed) and the first such failure is returned, KILN_E_INVALID
+ * naming the blob, after the others are committed.
+ */
+int kiln_content_commit_many(struct kiln_content_writer **ws, size_t n, struct kiln_error **err);
+
 void kiln_content_writer_free(struct kiln_content_writer *w);
 KILN_DEFINE_CLEANUP(struct kiln_content_writer, kiln_content_writer_free)
 
