@@ -112,9 +112,11 @@ static int create(struct run *run, struct kiln_build_request *req, json_t *conte
 {
     json_t *request = kiln_build_request_to_json(req);
     json_object_del(request, "context");
-    json_t *body = json_pack("{s:o, s:s, s:O, s:o}", "request", request, "dockerfile",
+    char *where = realpath(req->context_dir, NULL);
+    json_t *body = json_pack("{s:o, s:s, s:O, s:o, s:s}", "request", request, "dockerfile",
                              req->dockerfile_text, "context", context, "registry_auth",
-                             registry_auths(req));
+                             registry_auths(req), "context_name", where ? where : req->context_dir);
+    free(where);
     _cleanup_free_ char *path = kiln_xasprintf("/v1/builders/%s/builds", run->b->builder);
     json_t *answer = NULL;
     int r = kiln_cloud_json(run->c, "POST", path, body, &answer, err);
@@ -239,9 +241,9 @@ static void *canceller(void *arg)
     struct kiln_cloud *c = NULL;
     _cleanup_free_ char *path = kiln_xasprintf("/v1/builds/%s/cancel", run->id);
     if (kiln_cloud_open(run->b->endpoint, &c, NULL) >= 0) {
-        json_t *answer = NULL;
-        kiln_cloud_json(c, "POST", path, json_pack("{s:s}", "reason", "cancelled by the client"),
-                        &answer, NULL);
+        json_t *answer = NULL, *body = json_pack("{s:s}", "reason", "cancelled by the client");
+        kiln_cloud_json(c, "POST", path, body, &answer, NULL);
+        json_decref(body);
         json_decref(answer);
         kiln_cloud_free(c);
     }

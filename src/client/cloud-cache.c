@@ -19,6 +19,7 @@ static uint64_t u64(json_t *o, const char *key)
     return v > 0 ? (uint64_t)v : 0;
 }
 
+/* A call on the builder; takes `body`'s reference. */
 static int call(const struct kiln_builder_entry *b, const char *method, const char *what,
                 json_t *body, json_t **ret, struct kiln_error **err)
 {
@@ -27,8 +28,7 @@ static int call(const struct kiln_builder_entry *b, const char *method, const ch
     _cleanup_free_ char *path = kiln_xasprintf("/v1/builders/%s/%s", b->builder, what);
     if (r >= 0)
         r = kiln_cloud_json(c, method, path, body, ret, err);
-    else
-        json_decref(body);
+    json_decref(body);
     kiln_cloud_free(c);
     return r;
 }

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "build-record.h"
 #include "builders.h"
+#include "context-slot.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
@@ -113,6 +114,11 @@ static void prune(void *app, struct kilnd_http_request *rq, struct kilnd_http_re
     int r = kilnd_api_builder_store(app, key, &s, &e);
     if (r >= 0)
         r = kiln_store_prune(s, &o, &rep, &e);
+    if (r >= 0 && o.all) {
+        _cleanup_free_ char *dir =
+                kiln_xasprintf("%s/builders/%s", ((struct kilnd *)app)->data_dir, key);
+        kilnd_context_slots_prune(dir);
+    }
     kiln_store_close(s);
     if (r < 0)
         kilnd_http_fail(rs, r, e);

@@ -184,6 +184,10 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         r = kiln_error_set(&e, KILN_E_INVALID,
                            "\"dockerfile\" must hold the Dockerfile's text (at most %u bytes)",
                            DOCKERFILE_TEXT_MAX);
+    json_t *name = json_object_get(j, "context_name");
+    if (r >= 0 && name && (!json_is_string(name) || json_string_length(name) > 4096))
+        r = kiln_error_set(&e, KILN_E_INVALID,
+                           "\"context_name\" must be a string of at most 4096 bytes");
     if (r >= 0)
         r = check_request(bl, request, &output, &e);
     if (r >= 0)
@@ -204,9 +208,10 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (r >= 0) {
         b->output = output;
         b->rec.summary = summary(request);
-        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I}", "store", b->store, "builder",
-                           key, "request", request, "dockerfile", dockerfile, "context", context,
-                           "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max);
+        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I, s:O?}", "store", b->store,
+                           "builder", key, "request", request, "dockerfile", dockerfile, "context",
+                           context, "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max,
+                           "context_name", json_object_get(j, "context_name"));
         r = kilnd_queue_record(app->queue, b, &e);
     }
     if (r >= 0)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "oci/whiteout.h"
 #include "store/content.h"
 
 #include "base/banned.h"
@@ -130,17 +131,21 @@ static int make_file(struct kiln_store *s, int pfd, const char *name, json_t *e,
     return 0;
 }
 
-static int make_entry(struct kiln_store *s, struct dest *d, json_t *e, struct kiln_error **err)
+static int make_entry(struct kiln_store *s, struct dest *d, json_t *e, json_t *before,
+                      struct kiln_error **err)
 {
     const char *path = json_string_value(json_object_get(e, "path")), *name;
     mode_t mode = (mode_t)json_integer_value(json_object_get(e, "mode"));
+    if (before && json_equal(before, e))
+        return 0; /* there already, as it was last time */
     int pfd = parent_of(d, path, &name, err);
     if (pfd < 0)
         return pfd;
     if (S_ISREG(mode))
         return make_file(s, pfd, name, e, err);
     if (S_ISDIR(mode)) {
-        if (mkdirat(pfd, name, 0700) < 0 || fchmodat(pfd, name, mode & 07777, 0) < 0)
+        if ((mkdirat(pfd, name, 0700) < 0 && !(before && errno == EEXIST)) ||
+            fchmodat(pfd, name, mode & 07777, 0) < 0)
             return kiln_error_set_errno(err, -errno, "cannot create context directory '%s'", path);
         return 0; /* its mtime once its entries are in */
     }
@@ -168,8 +173,56 @@ static int set_dir_times(int rootfd, json_t *entries, struct kiln_error **err)
     return 0;
 }
 
-int kilnd_context_materialize(struct kiln_store *s, json_t *entries, const char *dest_dir,
-                              struct kiln_error **err)
+/* path -> entry of an index. */
+static json_t *by_path(json_t *entries)
+{
+    json_t *m = json_object(), *e;
+    size_t i;
+    json_array_foreach (entries, i, e)
+        json_object_set(m, json_string_value(json_object_get(e, "path")), e);
+    return m;
+}
+
+static bool same_type(json_t *a, json_t *b)
+{
+    return ((json_integer_value(json_object_get(a, "mode")) ^
+             json_integer_value(json_object_get(b, "mode"))) &
+            S_IFMT) == 0;
+}
+
+/*
+ * Removes what the tree of `previous` holds that `now` does not hold as it
+ * was: entries gone, changed files and links, entries whose type changed
+ * (a directory with everything in it). Deepest first.
+ */
+static int remove_stale(struct dest *d, json_t *previous, json_t *now, struct kiln_error **err)
+{
+    for (size_t i = json_array_size(previous); i-- > 0;) {
+        json_t *e = json_array_get(previous, i);
+        const char *path = json_string_value(json_object_get(e, "path")), *name;
+        json_t *n = json_object_get(now, path);
+        bool dir = S_ISDIR((mode_t)json_integer_value(json_object_get(e, "mode")));
+        if (n && same_type(n, e) && (dir || json_equal(n, e)))
+            continue;
+        int pfd = parent_of(d, path, &name, NULL);
+        if (pfd == -ENOENT || pfd == -ELOOP || pfd == -ENOTDIR)
+            continue; /* went with its parent */
+        if (pfd < 0)
+            return kiln_error_set_errno(err, pfd, "cannot open the directory of '%s'", path);
+        int r = dir ? kiln_oci_remove_at(pfd, name, err)
+                    : (unlinkat(pfd, name, 0) < 0 && errno != ENOENT ? -errno : 0);
+        if (r < 0)
+            return kiln_error_set_errno(err, r, "cannot remove '%s' from the context", path);
+    }
+    free(TAKE_PTR(d->parent)); /* parents may have gone */
+    if (d->parentfd >= 0)
+        close(d->parentfd);
+    d->parentfd = -1;
+    return 0;
+}
+
+int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *previous,
+                              const char *dest_dir, struct kiln_error **err)
 {
     int r = kilnd_context_check(entries, err);
     if (r < 0)
@@ -177,8 +230,21 @@ int kilnd_context_materialize(struct kiln_store *s, json_t *entries, const char 
     struct dest d = {.rootfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .parentfd = -1};
     if (d.rootfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open '%s'", dest_dir);
-    for (size_t i = 0; i < json_array_size(entries) && r >= 0; i++)
-        r = make_entry(s, &d, json_array_get(entries, i), err);
+    json_t *before = previous ? by_path(previous) : NULL;
+    if (before) {
+        json_t *now = by_path(entries);
+        r = remove_stale(&d, previous, now, err);
+        json_decref(now);
+    }
+    for (size_t i = 0; i < json_array_size(entries) && r >= 0; i++) {
+        json_t *e = json_array_get(entries, i);
+        r = make_entry(
+                s, &d, e,
+                before ? json_object_get(before, json_string_value(json_object_get(e, "path")))
+                       : NULL,
+                err);
+    }
+    json_decref(before);
     if (r >= 0)
         r = set_dir_times(d.rootfd, entries, err);
     free(d.parent);

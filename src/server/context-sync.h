@@ -63,8 +63,11 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
                           struct kiln_error **err);
 
 /*
- * Recreates the checked index `entries` under dest_dir (an empty directory):
- * directories, regular files copied from the store, symbolic links as links;
+ * Recreates the checked index `entries` under dest_dir: directories, regular
+ * files copied from the store, symbolic links as links. dest_dir is empty,
+ * or holds exactly the tree of the index `previous` (a context kept from an
+ * earlier build): then only what differs is removed and written again, so an
+ * unchanged context costs no copy and keeps its inodes.
  * the index's permission bits (07777) and mtimes; owned by the caller
  * (root in kilnd). Every path is opened beneath dest_dir without following
  * any symbolic link (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so an
@@ -72,5 +75,5 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
  * KILN_E_NOTFOUND for content the store lacks, KILN_E_INVALID for content
  * whose size differs from the index, -errno naming the path.
  */
-int kilnd_context_materialize(struct kiln_store *s, json_t *entries, const char *dest_dir,
-                              struct kiln_error **err);
+int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *previous,
+                              const char *dest_dir, struct kiln_error **err);

@@ -18,7 +18,6 @@
 #include "base/buf.h"
 #include "base/human.h"
 #include "base/strv.h"
-#include "oci/whiteout.h"
 #include "queue-private.h"
 
 #include "base/banned.h"
@@ -278,8 +277,6 @@ static void *runner(void *arg)
         close(run->out);
         while (waitpid(b->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        _cleanup_free_ char *context = kiln_xasprintf("%s/context", b->dir);
-        kiln_oci_remove_at(AT_FDCWD, context, NULL);
         finish(run, read_result(b, status));
     }
     kiln_buf_release(&run->line);

@@ -24,7 +24,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "context-sync.h"
+#include "context-slot.h"
 #include "engine/build.h"
 #include "engine/request-json.h"
 #include "registry/credentials.h"
@@ -87,14 +87,18 @@ static void redirect_outputs(struct kiln_build_request *req, const char *build_d
     }
 }
 
+/*
+ * The request as the engine runs it: the context in a slot of the builder
+ * (kept from the client's last build, brought up to date), the Dockerfile's
+ * text, outputs redirected to the build's directory. *ret_slot stays taken
+ * for the build.
+ */
 static int prepare(json_t *job, const char *build_dir, struct kiln_build_request *req,
-                   struct kiln_error **err)
+                   struct kilnd_context_slot **ret_slot, struct kiln_error **err)
 {
     int r = kiln_build_request_from_json(json_object_get(job, "request"), req, err);
     if (r < 0)
         return r;
-    free(req->context_dir);
-    req->context_dir = kiln_xasprintf("%s/context", build_dir);
     free(req->dockerfile);
     req->dockerfile = kiln_xstrdup("-");
     const char *text = json_string_value(json_object_get(job, "dockerfile"));
@@ -104,11 +108,13 @@ static int prepare(json_t *job, const char *build_dir, struct kiln_build_request
     redirect_outputs(req, build_dir);
     _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
     const char *store = json_string_value(json_object_get(job, "store"));
-    if ((r = kiln_store_open(store, &s, err)) < 0)
+    if ((r = kiln_store_open(store, &s, err)) < 0 ||
+        (r = kilnd_context_slot_take(store, json_string_value(json_object_get(job, "context_name")),
+                                     ret_slot, err)) < 0)
         return r;
-    if (mkdir(req->context_dir, 0755) < 0 && errno != EEXIST)
-        return kiln_error_set_errno(err, -errno, "cannot create '%s'", req->context_dir);
-    return kilnd_context_materialize(s, json_object_get(job, "context"), req->context_dir, err);
+    free(req->context_dir);
+    req->context_dir = kiln_xstrdup((*ret_slot)->tree);
+    return kilnd_context_slot_sync(*ret_slot, s, json_object_get(job, "context"), err);
 }
 
 static json_t *result_json(int r, const struct kiln_error *e, const struct kiln_build_result *res)
@@ -165,7 +171,8 @@ int kilnd_worker_main(int argc, char **argv)
             .cancel_fd = cancel_pipe[0],
             .cache_limit = (uint64_t)json_integer_value(json_object_get(job, "cache_max")),
     };
-    r = prepare(job, build_dir, &req, &e);
+    _cleanup_(kilnd_context_slot_freep) struct kilnd_context_slot *slot = NULL;
+    r = prepare(job, build_dir, &req, &slot, &e);
     if (r >= 0)
         r = kiln_build_run(&req, &env, &res, &e);
     kiln_progress_free(env.progress);

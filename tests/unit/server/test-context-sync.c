@@ -226,8 +226,54 @@ static void test_context_sync__round_trip(void **state)
     missing = missing_of(f);
     assert_int_equal(json_array_size(missing), 0);
     json_decref(missing);
-    expect_ok(kilnd_context_materialize(f->s, f->entries, f->out, &err), &err);
+    expect_ok(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err);
     expect_tree(f);
+}
+
+/* Stores every file of f's index in the store. */
+static void store_all(struct fixture *f)
+{
+    struct kiln_error *err = NULL;
+    json_t *missing = missing_of(f);
+    _cleanup_free_ char *tar = make_tar(f, "all.tgz", true);
+    expect_ok(receive_file(f, tar, missing, NULL, &err), &err);
+    json_decref(missing);
+}
+
+static ino_t inode_of(struct fixture *f, const char *path)
+{
+    _cleanup_free_ char *p = kiln_xasprintf("%s/%s", f->out, path);
+    struct stat st;
+    return lstat(p, &st) < 0 ? 0 : st.st_ino;
+}
+
+static void test_context_sync__over_previous_rewrites_only_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct kiln_error *err = NULL;
+    sample_tree(f);
+    store_all(f);
+    expect_ok(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err);
+    json_t *previous = json_deep_copy(f->entries);
+    ino_t kept = inode_of(f, "src/a.c");
+    /* the next build's index: src/empty becomes a file, shared/ goes, a.c's copy changes */
+    json_decref(f->entries);
+    f->entries = json_array();
+    add_dir(f, "src", 0755);
+    add_file(f, "src/a.c", 0644, "int a;\n", 7);
+    add_file(f, "src/copy-of-a.c", 0600, "int b;\n", 7);
+    add_file(f, "src/empty", 0644, "now a file\n", 11);
+    add_file(f, "empty", 0644, "", 0);
+    add_link(f, "to-a", "src/copy-of-a.c");
+    json_object_set(json_array_get(f->entries, 1), "mtime",
+                    json_object_get(json_array_get(previous, 1), "mtime"));
+    store_all(f);
+    expect_ok(kilnd_context_materialize(f->s, f->entries, previous, f->out, &err), &err);
+    expect_tree(f);
+    _cleanup_free_ char *gone = kiln_xasprintf("%s/shared", f->out);
+    assert_int_equal(access(gone, F_OK), -1);
+    assert_int_equal(inode_of(f, "src/a.c"), kept); /* unchanged: not written again */
+    json_decref(previous);
 }
 
 static void test_context_sync__plain_tar_and_unwanted_members(void **state)
@@ -275,7 +321,7 @@ static void test_context_sync__resync_of_20mb_sends_nothing(void **state)
     _cleanup_free_ char *text = json_dumps(f->entries, JSON_COMPACT);
     print_message("# 20 MiB context in 81 entries: index %zu bytes of JSON, upload 0 bytes\n",
                   strlen(text));
-    expect_ok(kilnd_context_materialize(f->s, f->entries, f->out, &err), &err);
+    expect_ok(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err);
     expect_tree(f);
 }
 
@@ -378,8 +424,8 @@ static void test_context_sync__link_then_file_through_it_fails(void **state)
     _cleanup_free_ char *tar = make_tar(f, "up.tgz", true);
     expect_ok(receive_file(f, tar, missing, NULL, &err), &err);
     json_decref(missing);
-    expect_fail(kilnd_context_materialize(f->s, f->entries, f->out, &err), &err, KILN_E_INVALID,
-                "'l/evil'): its parent is not a directory");
+    expect_fail(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err,
+                KILN_E_INVALID, "'l/evil'): its parent is not a directory");
     _cleanup_free_ char *evil = kiln_xasprintf("%s/evil", outside);
     assert_int_equal(access(evil, F_OK), -1);
 }
@@ -389,8 +435,8 @@ static void test_context_sync__materialize_needs_the_content(void **state)
     struct fixture *f = *state;
     struct kiln_error *err = NULL;
     add_file(f, "never-sent", 0644, "x", 1);
-    expect_fail(kilnd_context_materialize(f->s, f->entries, f->out, &err), &err, KILN_E_NOTFOUND,
-                "'never-sent'");
+    expect_fail(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err,
+                KILN_E_NOTFOUND, "'never-sent'");
 }
 
 static void test_context_sync__materialize_into_a_planted_link_fails(void **state)
@@ -406,7 +452,8 @@ static void test_context_sync__materialize_into_a_planted_link_fails(void **stat
     _cleanup_free_ char *tar = make_tar(f, "up.tgz", true);
     expect_ok(receive_file(f, tar, missing, NULL, &err), &err);
     json_decref(missing);
-    expect_fail(kilnd_context_materialize(f->s, f->entries, f->out, &err), &err, -EEXIST, "'d'");
+    expect_fail(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err, -EEXIST,
+                "'d'");
     struct stat st;
     assert_int_equal(lstat(planted, &st), 0);
     assert_true(S_ISLNK(st.st_mode));
@@ -520,6 +567,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_context_sync__round_trip, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__over_previous_rewrites_only_changes,
+                                            setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__plain_tar_and_unwanted_members,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__resync_of_20mb_sends_nothing, setup,

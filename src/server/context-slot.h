@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * context-slot.h - build contexts kept between builds: each builder has
+ * slots STORE/contexts/N, each a context tree and the index it holds. A
+ * build takes a free slot (the one its client used last, when free), brings
+ * it to its own index by rewriting only what differs, and builds from it;
+ * an unchanged context costs no copy, and its files keep their inodes so the
+ * engine's hash cache knows them (docs/internals/context-sync.md).
+ */
+#pragma once
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+#define KILND_CONTEXT_SLOTS_MAX 64 /* concurrent builds of one builder each need one */
+#define KILND_CONTEXT_HINT_MAX  4096
+
+struct kilnd_context_slot {
+    char *dir;  /* STORE/contexts/N */
+    char *tree; /* STORE/contexts/N/tree: the context */
+    int lock_fd;
+    json_t *previous; /* the index the tree holds; NULL: the tree is empty */
+};
+
+/*
+ * Takes a free slot of the store at store_dir, preferring one last used with
+ * `hint` (the client's name for its context). The slot stays taken until
+ * freed (or the process ends). KILN_E_LIMIT when every slot is taken.
+ */
+int kilnd_context_slot_take(const char *store_dir, const char *hint,
+                            struct kilnd_context_slot **ret, struct kiln_error **err);
+/* Brings the slot's tree to `entries` (kilnd_context_materialize over the previous index). */
+int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s, json_t *entries,
+                            struct kiln_error **err);
+void kilnd_context_slot_free(struct kilnd_context_slot *slot);
+KILN_DEFINE_CLEANUP(struct kilnd_context_slot, kilnd_context_slot_free)
+
+/* Removes every slot no build holds (prune --all: no copy of an earlier context stays). */
+void kilnd_context_slots_prune(const char *store_dir);
