@@ -182,19 +182,24 @@ int kilnd_context_check(json_t *entries, struct kiln_error **err)
 int kilnd_context_missing(struct kiln_store *s, json_t *entries, json_t **ret_missing,
                           struct kiln_error **err)
 {
-    json_t *missing = json_array(), *seen = json_object(), *e;
-    size_t i;
-    int r = 0;
+    json_t *seen = json_object(), *e;
+    const char **digests = kiln_xcalloc(json_array_size(entries) + 1, sizeof(*digests));
+    size_t i, n = 0;
     json_array_foreach (entries, i, e) {
         const char *d = json_string_value(json_object_get(e, "digest"));
         if (!d || json_object_get(seen, d))
             continue;
         json_object_set_new(seen, d, json_true());
-        if ((r = kiln_content_exists(s, d, err)) < 0)
-            break;
-        if (r == 0)
-            json_array_append_new(missing, json_string(d));
+        digests[n++] = d;
     }
+    bool *have = kiln_xcalloc(n + 1, sizeof(*have));
+    int r = kiln_content_exist_many(s, digests, n, have, err);
+    json_t *missing = json_array();
+    for (i = 0; r >= 0 && i < n; i++)
+        if (!have[i])
+            json_array_append_new(missing, json_string(digests[i]));
+    free(have);
+    free(digests);
     json_decref(seen);
     if (r < 0) {
         json_decref(missing);

@@ -360,6 +360,28 @@ int kiln_content_exists(struct kiln_store *s, const char *digest, struct kiln_er
     return lookup_size(s, digest, &size, err);
 }
 
+int kiln_content_exist_many(struct kiln_store *s, const char *const *digests, size_t n,
+                            bool *ret_exists, struct kiln_error **err)
+{
+    _cleanup_(kiln_db_finalizep) sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql_size, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return kiln_db_fail(s->db, rc, err);
+    /* one read transaction: one lock of the database for every lookup */
+    if ((rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+        return kiln_db_fail(s->db, rc, err);
+    for (size_t i = 0; i < n && (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE); i++) {
+        sqlite3_bind_text(st, 1, digests[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        ret_exists[i] = rc == SQLITE_ROW;
+        sqlite3_reset(st);
+    }
+    int r = rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                                                     : kiln_db_fail(s->db, rc, err);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return r;
+}
+
 int kiln_content_drop(struct kiln_store *s, const char *digest, struct kiln_error **err)
 {
     int r = kiln_db_run(s->db, sql_delete, KILN_DB_ARGS(KILN_DB_TEXT(digest)), err);
