@@ -22,6 +22,7 @@
 #include "context-upload.h"
 #include "context/read-dockerfile.h"
 #include "engine/request-json.h"
+#include "oci/json.h"
 #include "oci/reference.h"
 #include "registry/credentials.h"
 
@@ -107,15 +108,35 @@ static json_t *registry_auths(const struct kiln_build_request *req)
     return auths;
 }
 
+/* --secret values, for the build's memory only (kilnd keeps them in no file, record or log). */
+static json_t *secrets_json(const struct kiln_build_request *req)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < req->n_secrets; i++) {
+        char *data = kiln_oci_base64_encode(req->secrets[i].data, req->secrets[i].len);
+        json_array_append_new(a, json_pack("{s:s, s:s}", "id", req->secrets[i].id, "data", data));
+        explicit_bzero(data, strlen(data));
+        free(data);
+    }
+    return a;
+}
+
 static int create(struct run *run, struct kiln_build_request *req, json_t *context,
                   json_t **ret_missing, struct kiln_error **err)
 {
+    if (req->n_ssh) {
+        json_decref(context);
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--ssh: a cloud builder cannot reach this machine's SSH agent; "
+                              "use --secret, or build with the local driver (--builder default)");
+    }
     json_t *request = kiln_build_request_to_json(req);
     json_object_del(request, "context");
     char *where = realpath(req->context_dir, NULL);
-    json_t *body = json_pack("{s:o, s:s, s:O, s:o, s:s}", "request", request, "dockerfile",
+    json_t *body = json_pack("{s:o, s:s, s:o, s:o, s:s, s:o}", "request", request, "dockerfile",
                              req->dockerfile_text, "context", context, "registry_auth",
-                             registry_auths(req), "context_name", where ? where : req->context_dir);
+                             registry_auths(req), "context_name", where ? where : req->context_dir,
+                             "secrets", secrets_json(req));
     free(where);
     _cleanup_free_ char *path = kiln_xasprintf("/v1/builders/%s/builds", run->b->builder);
     json_t *answer = NULL;

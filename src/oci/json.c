@@ -193,21 +193,32 @@ void kiln_oci_jw_null(struct kiln_oci_jw *w)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void kiln_oci_jw_base64(struct kiln_oci_jw *w, const uint8_t *p, size_t n)
+char *kiln_oci_base64_encode(const uint8_t *p, size_t n)
 {
-    begin_value(w);
-    putc_(w, '"');
-    for (size_t i = 0; i < n; i += 3) {
+    char *out = kiln_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3, o += 4) {
         uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < n)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
-        put(w, q, 4);
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        o[3] = i + 2 < n ? b64[v & 63] : '=';
     }
+    *o = '\0';
+    return out;
+}
+
+void kiln_oci_jw_base64(struct kiln_oci_jw *w, const uint8_t *p, size_t n)
+{
+    char *s = kiln_oci_base64_encode(p, n);
+    begin_value(w);
     putc_(w, '"');
+    put(w, s, strlen(s));
+    putc_(w, '"');
+    free(s);
 }
 
 static int b64_value(char c)

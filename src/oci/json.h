@@ -62,6 +62,9 @@ int kiln_oci_json_load(const char *what, const char *text, size_t len, size_t ma
  * Decodes standard base64 as Go's encoding/json does for []byte: padding
  * required, '\r' and '\n' skipped. Returns false for anything else.
  */
+/* Standard base64 with padding, NUL-terminated. Caller frees. */
+char *kiln_oci_base64_encode(const uint8_t *p, size_t n);
+
 bool kiln_oci_base64_decode(const char *s, uint8_t **ret, size_t *ret_len);
 
 /* ---- field tables (oci.c) ---- */

@@ -28,6 +28,8 @@
 
 #define DOCKERFILE_TEXT_MAX (1u << 20)
 #define REGISTRY_AUTHS_MAX  64
+#define SECRETS_MAX         64u
+#define SECRET_B64_MAX      ((500u * 1024 + 2) / 3 * 4)
 
 /* Checks the body's request against the builder; 0 or an error response. */
 static int check_request(const struct kilnd_builder *bl, json_t *j, bool *ret_output,
@@ -140,6 +142,29 @@ static int trusted_registry_pushes(struct kilnd *app, struct kilnd_http_request 
     return r;
 }
 
+/* "secrets": [{"id", "data": base64}], at most as many and as large as `kiln build --secret`
+ * takes; they go to the worker's memory only. */
+static int check_secrets(json_t *secrets, struct kiln_error **err)
+{
+    json_t *s;
+    size_t i;
+    if (!secrets || json_is_null(secrets))
+        return 0;
+    if (!json_is_array(secrets) || json_array_size(secrets) > SECRETS_MAX)
+        return kiln_error_set(err, KILN_E_INVALID, "\"secrets\" must be a list of at most %u",
+                              SECRETS_MAX);
+    json_array_foreach (secrets, i, s) {
+        const char *id = json_string_value(json_object_get(s, "id"));
+        const char *data = json_string_value(json_object_get(s, "data"));
+        if (!id || !*id || strlen(id) > 255 || !data || strlen(data) > SECRET_B64_MAX)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "secret %zu: needs an \"id\" and base64 \"data\" of at most "
+                                  "500 KiB",
+                                  i);
+    }
+    return 0;
+}
+
 static json_t *summary(json_t *request)
 {
     json_t *types = json_array(), *o;
@@ -194,6 +219,8 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         r = kilnd_context_check(context, &e);
     if (r >= 0)
         r = check_auths(json_object_get(j, "registry_auth"), &e);
+    if (r >= 0)
+        r = check_secrets(json_object_get(j, "secrets"), &e);
     json_t *auths = json_is_object(json_object_get(j, "registry_auth"))
                             ? json_deep_copy(json_object_get(j, "registry_auth"))
                             : json_object();
@@ -208,10 +235,11 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (r >= 0) {
         b->output = output;
         b->rec.summary = summary(request);
-        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I, s:O?}", "store", b->store,
+        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I, s:O?, s:O?}", "store", b->store,
                            "builder", key, "request", request, "dockerfile", dockerfile, "context",
                            context, "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max,
-                           "context_name", json_object_get(j, "context_name"));
+                           "context_name", json_object_get(j, "context_name"), "secrets",
+                           json_object_get(j, "secrets"));
         r = kilnd_queue_record(app->queue, b, &e);
     }
     if (r >= 0)

@@ -27,6 +27,7 @@
 #include "context-slot.h"
 #include "engine/build.h"
 #include "engine/request-json.h"
+#include "oci/json.h"
 #include "registry/credentials.h"
 #include "store/store.h"
 
@@ -72,6 +73,23 @@ static void preset_credentials(json_t *auths)
     }
 }
 
+/* --secret values from the job, into the request (they live in this process only). */
+static int take_secrets(json_t *secrets, struct kiln_build_request *req, struct kiln_error **err)
+{
+    json_t *s;
+    size_t i;
+    req->secrets = kiln_xcalloc(json_array_size(secrets) + 1, sizeof(*req->secrets));
+    json_array_foreach (secrets, i, s) {
+        struct kiln_build_secret *out = &req->secrets[req->n_secrets];
+        const char *data = json_string_value(json_object_get(s, "data"));
+        if (!data || !kiln_oci_base64_decode(data, &out->data, &out->len))
+            return kiln_error_set(err, KILN_E_INVALID, "secret %zu is not base64", i);
+        out->id = kiln_xstrdup(json_string_value(json_object_get(s, "id")));
+        req->n_secrets++;
+    }
+    return 0;
+}
+
 /* Outputs that stream back are written to BUILD_DIR/output; type=local travels as a tar. */
 static void redirect_outputs(struct kiln_build_request *req, const char *build_dir)
 {
@@ -106,6 +124,8 @@ static int prepare(json_t *job, const char *build_dir, struct kiln_build_request
     free(req->builder);
     req->builder = kiln_xstrdup(json_string_value(json_object_get(job, "builder")));
     redirect_outputs(req, build_dir);
+    if ((r = take_secrets(json_object_get(job, "secrets"), req, err)) < 0)
+        return r;
     _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
     const char *store = json_string_value(json_object_get(job, "store"));
     if ((r = kiln_store_open(store, &s, err)) < 0 ||

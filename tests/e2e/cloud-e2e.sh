@@ -121,6 +121,20 @@ check "a push to it through the builder" "$kiln" build --progress=plain -t "$are
 check "...is in that registry" skopeo inspect --tls-verify=false --creds "$KILN_TEST_USER:$KILN_TEST_PASSWORD" "docker://$areg/acme/app:1"
 if grep -rqa -- "$KILN_TEST_PASSWORD" "$data" "$tmp/kilnd.log"; then not_ok "the password is nowhere in kilnd's data or log"; else ok "the password is nowhere in kilnd's data or log"; fi
 
+# --- build secrets travel like credentials: memory only -------------------------------
+printf 'kiln-e2e-secret-%s' "$RANDOM$RANDOM" >"$tmp/secret.txt"
+printf 'FROM %s\nRUN --mount=type=secret,id=tok,required=true test "$(sha256sum </run/secrets/tok | cut -c1-64)" = %s\n' \
+  "$base" "$(sha256sum <"$tmp/secret.txt" | cut -c1-64)" >"$tmp/Dockerfile.secret"
+check "a RUN reads a --secret on the cloud builder" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret" \
+  --secret "id=tok,src=$tmp/secret.txt" --output type=cacheonly "$ctx"
+printf 'FROM %s\nRUN --mount=type=secret,id=tok,required=true cat /run/secrets/tok >/dev/null\n' "$base" >"$tmp/Dockerfile.secret2"
+check "...and a build reading it" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret2" \
+  --secret "id=tok,src=$tmp/secret.txt" -o "type=oci,dest=$tmp/secret.tar" "$ctx"
+if grep -rqa -- "$(cat "$tmp/secret.txt")" "$data" "$tmp/kilnd.log" "$tmp/secret.tar"; then not_ok "...leaves it nowhere in kilnd's data, log or the image"; else ok "...leaves it nowhere in kilnd's data, log or the image"; fi
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/agent.sock"
+refute "--ssh is refused by a cloud builder" "$kiln" build --progress=plain --ssh "default=$tmp/agent.sock" --output type=cacheonly "$ctx"
+has "SSH agent" && ok "...saying why" || not_ok "...saying why"
+
 # --- history, du, prune, metrics --------------------------------------------------
 check "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
 id=$("$kiln" history ls --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
