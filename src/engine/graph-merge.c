@@ -16,26 +16,47 @@
 struct merged {
     struct kiln_vertex *v;
     char *definition;
-    struct kiln_vertex *base, *from; /* merged inputs */
+    struct kiln_vertex *base;    /* merged */
+    struct kiln_vertex **inputs; /* merged, as kiln_vertex_input() lists them */
+    size_t n_inputs;
 };
 
-static struct kiln_vertex **from_slot(struct kiln_vertex *v)
+static size_t count_inputs(struct kiln_vertex *v)
 {
-    if (v->kind == KILN_VERTEX_COPY && v->copy.from_kind == KILN_COPY_FROM_STATE)
-        return &v->copy.from;
+    size_t n = 0;
+    while (kiln_vertex_input(v, n))
+        n++;
+    return n;
+}
+
+/* The merged vertex equal to `c` (its inputs already merged), or NULL. */
+static struct kiln_vertex *find(const struct merged *m, size_t n, const struct merged *c)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].base != c->base || m[i].n_inputs != c->n_inputs ||
+            m[i].v->no_cache != c->v->no_cache || strcmp(m[i].definition, c->definition) != 0)
+            continue;
+        size_t k = 0;
+        while (k < c->n_inputs && m[i].inputs[k] == c->inputs[k])
+            k++;
+        if (k == c->n_inputs)
+            return m[i].v;
+    }
     return NULL;
 }
 
-/* The merged vertex equal to `v` (inputs already merged), or NULL. */
-static struct kiln_vertex *find(const struct merged *m, size_t n, const char *def,
-                                const struct kiln_vertex *base, const struct kiln_vertex *from,
-                                bool no_cache)
+/* v's vertex and inputs in the merged graph, through map (graph k's vertex i -> merged). */
+static struct merged candidate(struct kiln_vertex *v, struct kiln_vertex **map)
 {
-    for (size_t i = 0; i < n; i++)
-        if (m[i].base == base && m[i].from == from && m[i].v->no_cache == no_cache &&
-            strcmp(m[i].definition, def) == 0)
-            return m[i].v;
-    return NULL;
+    struct merged c = {.v = v, .definition = kiln_vertex_definition(v)};
+    c.base = v->base ? map[v->base->index] : NULL;
+    c.n_inputs = count_inputs(v);
+    c.inputs = kiln_xcalloc(c.n_inputs + 1, sizeof(*c.inputs));
+    for (size_t k = 0; k < c.n_inputs; k++) {
+        struct kiln_vertex *in = *kiln_vertex_input(v, k);
+        c.inputs[k] = in ? map[in->index] : NULL;
+    }
+    return c;
 }
 
 void kiln_graph_merge(struct kiln_graph *const *graphs, size_t n, struct kiln_graph *ret)
@@ -52,18 +73,16 @@ void kiln_graph_merge(struct kiln_graph *const *graphs, size_t n, struct kiln_gr
         const struct kiln_graph *g = graphs[k];
         map[k] = kiln_xcalloc(g->n ? g->n : 1, sizeof(**map));
         for (size_t i = 0; i < g->n; i++) {
-            struct kiln_vertex *v = g->v[i], **fs = from_slot(v);
-            struct kiln_vertex *base = v->base ? map[k][v->base->index] : NULL;
-            struct kiln_vertex *from = fs && *fs ? map[k][(*fs)->index] : NULL;
-            char *def = kiln_vertex_definition(v);
-            struct kiln_vertex *same = find(m, nm, def, base, from, v->no_cache);
+            struct merged c = candidate(g->v[i], map[k]);
+            struct kiln_vertex *same = find(m, nm, &c);
             if (same) {
-                free(def);
+                free(c.definition);
+                free(c.inputs);
                 map[k][i] = same;
                 continue;
             }
-            m[nm++] = (struct merged){.v = v, .definition = def, .base = base, .from = from};
-            map[k][i] = v;
+            m[nm++] = c;
+            map[k][i] = g->v[i];
         }
     }
     /* Only now: the lookups above read each vertex's index in its own graph. */
@@ -74,13 +93,14 @@ void kiln_graph_merge(struct kiln_graph *const *graphs, size_t n, struct kiln_gr
     }
     ret->v = kiln_xcalloc(nm ? nm : 1, sizeof(*ret->v));
     for (size_t i = 0; i < nm; i++) {
-        struct kiln_vertex *v = m[i].v, **fs = from_slot(v);
+        struct kiln_vertex *v = m[i].v;
         v->index = i;
         v->base = m[i].base;
-        if (fs)
-            *fs = m[i].from;
+        for (size_t k = 0; k < m[i].n_inputs; k++)
+            *kiln_vertex_input(v, k) = m[i].inputs[k];
         ret->v[i] = v;
         free(m[i].definition);
+        free(m[i].inputs);
     }
     ret->n = ret->alloc = nm;
     for (size_t k = 0; k < n; k++)
