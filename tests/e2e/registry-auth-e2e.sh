@@ -190,6 +190,8 @@ token() {
 }
 t=$(token "alice:$push" repository:acme/app:pull,push)
 is "a push token's registry token starts an upload" "$(status "$t" POST acme/app/blobs/uploads/)" 202
+tampered=${t%?????}$([[ ${t: -5:1} == A ]] && echo B || echo A)${t: -4}
+is "...and the same token with one signature byte flipped is refused" "$(status "$tampered" POST acme/app/blobs/uploads/)" 401
 t=$(token "alice:$pull" repository:acme/app:pull,push)
 is "a pull token asked for push gets pull: the upload is refused" "$(status "$t" POST acme/app/blobs/uploads/)" 401
 is "...and the pull allowed (the manifest is just missing)" "$(status "$t" HEAD acme/app/manifests/none)" 404

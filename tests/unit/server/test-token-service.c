@@ -387,6 +387,50 @@ static void test_token_service__mint(void **state)
                 &err, KILN_E_INVALID, "invalid repository name 'Acme'");
 }
 
+static void test_token_service__registry_config(void **state)
+{
+    struct ts_fixture *t = *state;
+    struct kilnd_registry_config c = {0};
+    struct kiln_error *err = NULL;
+    expect_ok(kilnd_registry_config_load(t->f->dir, &c, &err), &err);
+    assert_string_equal(c.service, SERVICE);
+    assert_string_equal(c.registry, "registry.test:5000");
+    _cleanup_free_ char *yaml = kilnd_registry_config_yaml(&c, "/data/signing/bundle.pem");
+    assert_string_equal(yaml, "auth:\n"
+                              "  token:\n"
+                              "    realm: \"https://kilnd.test/token\"\n"
+                              "    service: \"registry.test\"\n"
+                              "    issuer: \"kilnd.test\"\n"
+                              "    rootcertbundle: \"/data/signing/bundle.pem\"\n");
+    kilnd_registry_config_release(&c);
+
+    static const struct {
+        const char *service, *realm, *registry, *part;
+    } bad[] = {
+            {"", "http://k/token", NULL, "service is empty"},
+            {"a\"b", "http://k/token", NULL, "holds a space, quote"},
+            {"a b", "http://k/token", NULL, "holds a space, quote"},
+            {"reg", "k/token", NULL, "not an http:// or https:// URL"},
+            {KILND_REFRESH_AUDIENCE, "http://k/token", NULL, "reserved"},
+            {"reg", "http://k/token", "host:port", "not HOST[:PORT]"},
+            {"reg", "http://k/token", "host:70000", "not HOST[:PORT]"},
+            {"reg", "http://k/token", "/path", "not HOST[:PORT]"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        struct kilnd_registry_config b = {(char *)bad[i].service, (char *)bad[i].realm,
+                                          (char *)"kilnd", (char *)bad[i].registry};
+        expect_fail(kilnd_registry_config_save(t->f->dir, &b, &err), &err, KILN_E_INVALID,
+                    bad[i].part);
+    }
+    static const char *const good[] = {"localhost", "127.0.0.1:5000", "[::1]:5000",
+                                       "registry.example.com"};
+    for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+        struct kilnd_registry_config g = {(char *)"reg", (char *)"https://k/token", (char *)"kilnd",
+                                          (char *)good[i]};
+        expect_ok(kilnd_registry_config_check(&g, &err), &err);
+    }
+}
+
 static void test_token_service__needs_registry_config(void **state)
 {
     char dir[] = "/tmp/kilnd-ts-XXXXXX";
@@ -410,6 +454,7 @@ int main(void)
             T(get_offline_token),
             T(rotation_is_picked_up),
             T(mint),
+            T(registry_config),
             cmocka_unit_test(test_token_service__needs_registry_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
