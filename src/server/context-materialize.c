@@ -109,11 +109,13 @@ static int make_file(struct kiln_store *s, int pfd, const char *name, json_t *e,
     const char *digest = json_string_value(json_object_get(e, "digest"));
     uint64_t size = (uint64_t)json_integer_value(json_object_get(e, "size")), have = 0;
     _cleanup_close_ int from = -1;
-    int r = kiln_content_open(s, digest, &from, err);
+    int r = kiln_content_open_file(s, digest, &from, err);
     if (r < 0)
         return kiln_error_wrap(err, r, "context file '%s'", path);
-    if ((r = kiln_content_size(s, digest, &have, err)) < 0)
-        return r;
+    struct stat st;
+    if (fstat(from, &st) < 0)
+        return kiln_error_set_errno(err, -errno, "context file '%s'", path);
+    have = (uint64_t)st.st_size;
     if (have != size)
         return kiln_error_set(err, KILN_E_INVALID,
                               "context file '%s' has %" PRIu64 " bytes in the index, but its "

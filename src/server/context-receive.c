@@ -8,6 +8,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/alloc.h"
 #include "store/content.h"
@@ -15,7 +16,7 @@
 #include "base/banned.h"
 
 #define READ_BLOCK (1024u * 1024)
-#define BATCH      256u /* members committed together: one file system sync for all */
+#define BATCH_MAX  1024u /* members committed together: one file system sync for all */
 
 struct receive {
     struct kiln_store *s;
@@ -24,8 +25,8 @@ struct receive {
     unsigned char *block;
     uint64_t skipped;
     size_t stored;
-    struct kiln_content_writer *pending[BATCH]; /* read whole, not committed yet */
-    size_t n_pending;
+    struct kiln_content_writer **pending; /* read whole, not committed yet (an open file each) */
+    size_t n_pending, batch;
 };
 
 /* Commits the members read so far; one that does not match its digest is named. */
@@ -80,7 +81,7 @@ static int store_member(struct receive *rc, const char *digest, int64_t size,
             return r;
     }
     rc->pending[rc->n_pending++] = TAKE_PTR(w);
-    return rc->n_pending == BATCH ? flush(rc, err) : 0;
+    return rc->n_pending == rc->batch ? flush(rc, err) : 0;
 }
 
 /* One member: stored when wanted, skipped when not, refused when not ours. */
@@ -117,7 +118,15 @@ static int member(struct receive *rc, struct archive_entry *ae, struct kiln_erro
 int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size_t *ret_stored,
                           struct kiln_error **err)
 {
-    struct receive rc = {.s = s, .want = json_object()};
+    /* a batch may use a quarter of the files this process may open */
+    struct rlimit nofile = {.rlim_cur = 1024};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    struct receive rc = {.s = s,
+                         .want = json_object(),
+                         .batch = nofile.rlim_cur / 4 < 16          ? 16
+                                  : nofile.rlim_cur / 4 > BATCH_MAX ? BATCH_MAX
+                                                                    : nofile.rlim_cur / 4};
+    rc.pending = kiln_xcalloc(rc.batch, sizeof(*rc.pending));
     json_t *v;
     size_t i;
     json_array_foreach (wanted, i, v)
@@ -148,6 +157,7 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
     if (rc.a)
         archive_read_free(rc.a);
     free(rc.block);
+    free(rc.pending);
     json_decref(rc.want);
     if (r < 0)
         return r;

@@ -51,12 +51,18 @@ static int try_lock(const char *root, unsigned n, char **ret_dir)
     return fd;
 }
 
-/* The slot's last index, which is then forgotten until the sync succeeds; NULL: start empty. */
+/*
+ * The slot's last index, set aside (index.json.prev) until the sync succeeds,
+ * so a sync cut short leaves no index and the next build starts empty; NULL:
+ * start empty.
+ */
 static json_t *take_previous(struct kilnd_context_slot *slot)
 {
     _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
-    json_t *j = json_load_file(path, 0, NULL);
-    unlink(path);
+    _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", slot->dir);
+    if (rename(path, prev) < 0)
+        return NULL;
+    json_t *j = json_load_file(prev, 0, NULL);
     if (json_is_array(j))
         return j;
     json_decref(j);
@@ -111,11 +117,20 @@ int kilnd_context_slot_take(const char *store_dir, const char *hint,
 int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s, json_t *entries,
                             struct kiln_error **err)
 {
+    _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", slot->dir);
+    _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
+    if (slot->previous && json_equal(slot->previous, entries)) {
+        /* the same context again (a CI rerun, a fresh clone): nothing to write */
+        int r = kilnd_context_check(entries, err);
+        if (r >= 0 && rename(prev, path) < 0)
+            unlink(prev);
+        return r;
+    }
     int r = kilnd_context_materialize(s, entries, slot->previous, slot->tree, err);
+    unlink(prev);
     if (r < 0)
         return r;
     _cleanup_free_ char *tmp = kiln_xasprintf("%s/index.json.tmp", slot->dir);
-    _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
     if (json_dump_file(entries, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
         unlink(tmp); /* the next build starts from an empty tree: slower, not wrong */
     return 0;
@@ -145,8 +160,10 @@ void kilnd_context_slots_prune(const char *store_dir)
         if (fd < 0)
             continue;
         _cleanup_free_ char *index = kiln_xasprintf("%s/index.json", dir);
+        _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", dir);
         _cleanup_free_ char *tree = kiln_xasprintf("%s/tree", dir);
         unlink(index);
+        unlink(prev);
         (void)kiln_oci_remove_at(AT_FDCWD, tree, NULL);
         close(fd);
         free(dir);

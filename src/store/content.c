@@ -330,6 +330,21 @@ int kiln_content_open(struct kiln_store *s, const char *digest, int *ret_fd,
     return 0;
 }
 
+int kiln_content_open_file(struct kiln_store *s, const char *digest, int *ret_fd,
+                           struct kiln_error **err)
+{
+    const char *hex;
+    int r = kiln_content_hex(digest, &hex, err);
+    if (r < 0)
+        return r;
+    int fd = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? kiln_error_set(err, KILN_E_NOTFOUND, "blob '%s' not found", digest)
+                               : kiln_error_set_errno(err, -errno, "open blob '%s'", digest);
+    *ret_fd = fd;
+    return 0;
+}
+
 /* 1 and the size when blob `digest` is recorded, 0 when not. */
 static int lookup_size(struct kiln_store *s, const char *digest, int64_t *ret_size,
                        struct kiln_error **err)

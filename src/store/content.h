@@ -90,6 +90,13 @@ int kiln_content_size(struct kiln_store *s, const char *digest, uint64_t *ret_si
 
 /* 1 when blob `digest` is in the store, 0 when not. Errors: KILN_E_INVALID. */
 int kiln_content_exists(struct kiln_store *s, const char *digest, struct kiln_error **err);
+/*
+ * Opens blob `digest` as kiln_content_open() does, but without a database
+ * call (so without marking it used): for reading thousands of small blobs
+ * at once, as a build context does. KILN_E_NOTFOUND when it is not there.
+ */
+int kiln_content_open_file(struct kiln_store *s, const char *digest, int *ret_fd,
+                           struct kiln_error **err);
 /* For each of n digests (well formed: the caller checked them), whether the store holds it:
  * one statement for all, as a build context's thousands of files need. */
 int kiln_content_exist_many(struct kiln_store *s, const char *const *digests, size_t n,
