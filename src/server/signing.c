@@ -308,15 +308,24 @@ static void prune(const char *data_dir, struct kilnd_keyring *kr, int64_t now)
     kr->n = o;
 }
 
-/* Takes DATA/signing/lock (created with the directories when missing). */
-static int lock_dir(const char *data_dir, int *ret_fd, struct kiln_error **err)
+/*
+ * Takes DATA/signing/lock, with `create` making the directories first; without
+ * it, a data directory that has no keys is load()'s KILN_E_NOTFOUND.
+ */
+static int lock_dir(const char *data_dir, bool create, int *ret_fd, struct kiln_error **err)
 {
     _cleanup_free_ char *dir = kiln_xasprintf("%s/" KILND_SIGNING_DIR, data_dir);
     _cleanup_free_ char *keys = path_of(data_dir, "keys");
-    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || (mkdir(keys, 0700) < 0 && errno != EEXIST))
+    if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return kiln_error_set_errno(err, -errno, "cannot create '%s'", dir);
+    if (create && mkdir(keys, 0700) < 0 && errno != EEXIST)
         return kiln_error_set_errno(err, -errno, "cannot create '%s'", keys);
     _cleanup_free_ char *path = path_of(data_dir, "lock");
     _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ENOENT && !create) {
+        struct kilnd_keyring *none = NULL;
+        return load(data_dir, &none, err);
+    }
     if (fd < 0 || flock(fd, LOCK_EX) < 0)
         return kiln_error_set_errno(err, -errno, "cannot lock '%s'", path);
     *ret_fd = TAKE_FD(fd);
@@ -366,12 +375,12 @@ static int update(const char *data_dir, enum change change, int64_t now, struct 
                   struct kiln_error **err)
 {
     _cleanup_close_ int lock = -1;
-    int r = lock_dir(data_dir, &lock, err);
+    int r = lock_dir(data_dir, change == CHANGE_NONE, &lock, err);
     if (r < 0)
         return r;
     _cleanup_(kilnd_keyring_freep) struct kilnd_keyring *kr = NULL;
     r = load(data_dir, &kr, NULL);
-    if (r < 0 && r != KILN_E_NOTFOUND)
+    if (r < 0 && (r != KILN_E_NOTFOUND || change != CHANGE_NONE))
         return load(data_dir, &kr, err); /* again, for the message */
     if (r == KILN_E_NOTFOUND) {
         kr = kiln_xcalloc(1, sizeof(*kr));

@@ -72,7 +72,8 @@ KILN_DEFINE_CLEANUP(struct kilnd_keyring, kilnd_keyring_free)
  * `signing-key rotate`: makes a next key (KILN_E_CONFLICT when one waits
  * already: activate it first), or with `activate` a new current key at
  * once. Holds DATA/signing/lock throughout. ret, when not NULL, gets the
- * keys afterwards.
+ * keys afterwards. KILN_E_NOTFOUND when there is no key yet (registry-config
+ * makes the first).
  */
 int kilnd_keyring_rotate(const char *data_dir, bool activate, int64_t now,
                          struct kilnd_keyring **ret, struct kiln_error **err);

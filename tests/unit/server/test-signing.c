@@ -94,6 +94,10 @@ static void test_signing__first_key(void **state)
     struct kiln_error *err = NULL;
     expect_fail(kilnd_keyring_open(dir, false, T0, &kr, &err), &err, KILN_E_NOTFOUND,
                 "registry-config");
+    expect_fail(kilnd_keyring_rotate(dir, false, T0, &kr, &err), &err, KILN_E_NOTFOUND,
+                "registry-config");
+    expect_fail(kilnd_keyring_activate(dir, T0, &kr, &err), &err, KILN_E_NOTFOUND,
+                "registry-config");
     expect_ok(kilnd_keyring_open(dir, true, T0, &kr, &err), &err);
     assert_int_equal(kr->n, 1);
     const struct kilnd_signing_key *k = kilnd_keyring_signer(kr);
