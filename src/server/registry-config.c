@@ -108,15 +108,10 @@ int kilnd_registry_config_save(const char *data_dir, const struct kilnd_registry
         return kiln_error_set_errno(err, -errno, "cannot create '%s'", dir);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s?}", "service", c->service, "realm", c->realm,
                           "issuer", c->issuer, "registry", c->registry);
-    _cleanup_free_ char *path = kiln_xasprintf("%s/" KILND_REGISTRY_CONFIG_FILE, dir);
-    _cleanup_free_ char *tmp = kiln_xasprintf("%s.tmp", path);
-    r = json_dump_file(j, tmp, JSON_INDENT(2));
+    _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
-    if (r < 0 || rename(tmp, path) < 0) {
-        (void)remove(tmp);
-        return kiln_error_set_errno(err, r < 0 ? -EIO : -errno, "cannot write '%s'", path);
-    }
-    return 0;
+    _cleanup_free_ char *path = kiln_xasprintf("%s/" KILND_REGISTRY_CONFIG_FILE, dir);
+    return kilnd_signing_write_file(path, 0600, text, strlen(text), err);
 }
 
 static char *dup_member(json_t *j, const char *key)

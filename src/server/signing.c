@@ -54,9 +54,8 @@ static char *key_path(const char *data_dir, unsigned n, const char *ext)
     return kiln_xasprintf("%s/" KILND_SIGNING_DIR "/keys/%u.%s", data_dir, n, ext);
 }
 
-/* Writes path through a temporary file and a rename: readers see the old or the new file. */
-static int write_atomic(const char *path, mode_t mode, const void *data, size_t n,
-                        struct kiln_error **err)
+int kilnd_signing_write_file(const char *path, mode_t mode, const void *data, size_t n,
+                             struct kiln_error **err)
 {
     _cleanup_free_ char *tmp = kiln_xasprintf("%s.tmp", path);
     _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -90,7 +89,7 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *pkey, X509 *cert,
                         : PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL));
     char *data = NULL;
     long n = ok ? BIO_get_mem_data(b, &data) : 0;
-    int r = ok && n > 0 ? write_atomic(path, mode, data, (size_t)n, err)
+    int r = ok && n > 0 ? kilnd_signing_write_file(path, mode, data, (size_t)n, err)
                         : kiln_error_set(err, KILN_E_INVALID, "cannot encode '%s'", path);
     BIO_free(b);
     return r;
@@ -266,7 +265,7 @@ static int save_bundle(const char *data_dir, const struct kilnd_keyring *kr,
             return r;
     }
     _cleanup_free_ char *path = path_of(data_dir, KILND_SIGNING_BUNDLE);
-    return write_atomic(path, 0644, all.buf, all.len, err);
+    return kilnd_signing_write_file(path, 0644, all.buf, all.len, err);
 }
 
 /* Writes keys.json, then the bundle. */
@@ -287,7 +286,7 @@ static int save(const char *data_dir, const struct kilnd_keyring *kr, struct kil
     _cleanup_free_ char *path = path_of(data_dir, "keys.json");
     int r = save_bundle(data_dir, kr, err);
     if (r >= 0)
-        r = write_atomic(path, 0600, text, strlen(text), err);
+        r = kilnd_signing_write_file(path, 0600, text, strlen(text), err);
     return r;
 }
 

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "jwt.h"
@@ -90,6 +91,13 @@ size_t kilnd_keyring_trusted(const struct kilnd_keyring *kr, struct kilnd_jwt_ke
 
 /* "next", "current" or "retired". */
 const char *kilnd_key_state_name(enum kilnd_key_state s);
+
+/*
+ * Writes path (mode `mode`) through a temporary file, fsync and a rename:
+ * readers see the old file or the new one, never a part.
+ */
+int kilnd_signing_write_file(const char *path, mode_t mode, const void *data, size_t n,
+                             struct kiln_error **err);
 
 /* The absolute path of DATA/signing/bundle.pem (the caller frees it); DATA must exist. */
 int kilnd_signing_bundle_path(const char *data_dir, char **ret, struct kiln_error **err);
