@@ -11,10 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 reg=${KILN_TEST_REGISTRY:?run through run-registry.sh}
 areg=${KILN_TEST_AUTH_REGISTRY:?run through run-registry.sh}
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+. "$here/tap.sh"
 [[ $(id -u) -eq 0 ]] || skip_all "builds need root (overlay mounts)"
 command -v runc >/dev/null || skip_all "runc is not installed"
 
@@ -27,7 +24,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-check() { # check DESC CMD...
+try() { # try DESC CMD...: ok when CMD succeeds; its output in $tmp/out for has()
   local desc=$1; shift
   if "$@" >"$tmp/out" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
 }
@@ -60,9 +57,9 @@ admin org create acme >/dev/null && admin user create alice >/dev/null &&
   admin builder create acme/short --timeout 4s >/dev/null &&
   admin builder create acme/one --concurrency 1 >/dev/null &&
   admin org create other >/dev/null && admin builder create other/ci >/dev/null
-check "kilnd admin creates an org, a user, builders" admin builder ls
+try "kilnd admin creates an org, a user, builders" admin builder ls
 token=$(admin token create acme --scope "cloud-connect,repo:acme/*:push" --description ci | tail -n1)
-check "the token is printed alone on the last line" test "${token#kiln_}" != "$token"
+try "the token is printed alone on the last line" test "${token#kiln_}" != "$token"
 noconnect=$(admin token create acme --scope repo:public-read | tail -n1)
 revoked=$(admin token create acme --scope cloud-connect | tail -n1)
 expiring=$(admin token create acme --scope cloud-connect --expires 2s | tail -n1)
@@ -84,20 +81,20 @@ COPY hello.txt /hello.txt
 COPY src/ /src/
 RUN cat /hello.txt > /from-run && test ! -e /ignored.txt
 EOF
-check "kiln login with the token on stdin" sh -c "echo '$token' | '$kiln' login -u acme --password-stdin $server"
-check "kiln create --driver cloud acme/ci --use" "$kiln" create --driver cloud acme/ci --use
-check "kiln ls lists the cloud builder" sh -c "'$kiln' ls | grep -q acme/ci"
-check "a cache-only build (a pull request)" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
+try "kiln login with the token on stdin" sh -c "echo '$token' | '$kiln' login -u acme --password-stdin $server"
+try "kiln create --driver cloud acme/ci --use" "$kiln" create --driver cloud acme/ci --use
+try "kiln ls lists the cloud builder" sh -c "'$kiln' ls | grep -q acme/ci"
+try "a cache-only build (a pull request)" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
 has "transferring context" && ok "progress shows the context transfer" || not_ok "progress shows the context transfer"
-check "a push build" "$kiln" build --progress=plain --platform linux/amd64 -t "$reg/acme/app:1" --push \
+try "a push build" "$kiln" build --progress=plain --platform linux/amd64 -t "$reg/acme/app:1" --push \
   --metadata-file "$tmp/meta.json" "$ctx"
-check "the pushed image is in the registry" skopeo inspect --tls-verify=false "docker://$reg/acme/app:1"
-check "the metadata file has buildx's keys" python3 -c "
+try "the pushed image is in the registry" skopeo inspect --tls-verify=false "docker://$reg/acme/app:1"
+try "the metadata file has buildx's keys" python3 -c "
 import json,sys; m=json.load(open('$tmp/meta.json'))
 sys.exit(0 if m['containerimage.digest'].startswith('sha256:') and m['buildx.build.ref'] and 'mediaType' in m['containerimage.descriptor'] else 1)"
 cp -r "$ctx" "$tmp/ctx2" && touch -d '2001-01-01' "$tmp/ctx2"/* "$tmp/ctx2/src"/*
 before=$(curl -s "http://$server/metrics" | awk '/^kilnd_context_bytes_total/ {print $2}')
-check "a fresh copy (new mtimes) of the context rebuilds" "$kiln" build --progress=plain -t "$reg/acme/app:1" --push "$tmp/ctx2"
+try "a fresh copy (new mtimes) of the context rebuilds" "$kiln" build --progress=plain -t "$reg/acme/app:1" --push "$tmp/ctx2"
 after=$(curl -s "http://$server/metrics" | awk '/^kilnd_context_bytes_total/ {print $2}')
 if [[ $((after - before)) -lt 1000000 ]]; then ok "...uploading under 1 MB of a 5 MB context ($((after - before)) bytes)"; else not_ok "...uploading under 1 MB ($((after - before)) bytes)"; fi
 all_cached() { # every numbered step of the build output in $tmp/out was a cache hit
@@ -105,30 +102,30 @@ all_cached() { # every numbered step of the build output in $tmp/out was a cache
        END { n = 0; for (s in step) { n++; if (!(s in hit)) exit 1 } exit n == 0 }' "$tmp/out"
 }
 if all_cached; then ok "...with every step CACHED"; else not_ok "...with every step CACHED"; fi
-check "an OCI tar streams back" "$kiln" build --progress=quiet -o "type=oci,dest=$tmp/img.tar" "$ctx"
-check "...and skopeo reads it" skopeo inspect "oci-archive:$tmp/img.tar"
-check "type=local streams back into a directory" "$kiln" build --progress=quiet -o "type=local,dest=$tmp/out-local" "$ctx"
-check "...holding the RUN's file" grep -qx hello "$tmp/out-local/from-run"
-check "a tagged build with no output and no Docker engine says nothing was loaded" \
+try "an OCI tar streams back" "$kiln" build --progress=quiet -o "type=oci,dest=$tmp/img.tar" "$ctx"
+try "...and skopeo reads it" skopeo inspect "oci-archive:$tmp/img.tar"
+try "type=local streams back into a directory" "$kiln" build --progress=quiet -o "type=local,dest=$tmp/out-local" "$ctx"
+try "...holding the RUN's file" grep -qx hello "$tmp/out-local/from-run"
+try "a tagged build with no output and no Docker engine says nothing was loaded" \
   sh -c "'$kiln' build --progress=quiet -t x/y:z '$ctx' 2>&1 | grep -q 'no local Docker engine'"
 printf 'FROM %s\nRUN exit 3\n' "$base" >"$tmp/Dockerfile.fail"
 refute "a failing RUN fails the build" "$kiln" build --progress=plain -f "$tmp/Dockerfile.fail" "$ctx"
 has "exit code: 3" && ok "...with BuildKit's words" || not_ok "...with BuildKit's words"
 
 # --- registry credentials travel with the build, in memory only -----------------
-check "kiln login to a registry with Basic auth" sh -c "echo '$KILN_TEST_PASSWORD' | '$kiln' login -u '$KILN_TEST_USER' --password-stdin $areg"
-check "a push to it through the builder" "$kiln" build --progress=plain -t "$areg/acme/app:1" --push "$ctx"
-check "...is in that registry" skopeo inspect --tls-verify=false --creds "$KILN_TEST_USER:$KILN_TEST_PASSWORD" "docker://$areg/acme/app:1"
+try "kiln login to a registry with Basic auth" sh -c "echo '$KILN_TEST_PASSWORD' | '$kiln' login -u '$KILN_TEST_USER' --password-stdin $areg"
+try "a push to it through the builder" "$kiln" build --progress=plain -t "$areg/acme/app:1" --push "$ctx"
+try "...is in that registry" skopeo inspect --tls-verify=false --creds "$KILN_TEST_USER:$KILN_TEST_PASSWORD" "docker://$areg/acme/app:1"
 if grep -rqa -- "$KILN_TEST_PASSWORD" "$data" "$tmp/kilnd.log"; then not_ok "the password is nowhere in kilnd's data or log"; else ok "the password is nowhere in kilnd's data or log"; fi
 
 # --- build secrets travel like credentials: memory only -------------------------------
 printf 'kiln-e2e-secret-%s' "$RANDOM$RANDOM" >"$tmp/secret.txt"
 printf 'FROM %s\nRUN --mount=type=secret,id=tok,required=true test "$(sha256sum </run/secrets/tok | cut -c1-64)" = %s\n' \
   "$base" "$(sha256sum <"$tmp/secret.txt" | cut -c1-64)" >"$tmp/Dockerfile.secret"
-check "a RUN reads a --secret on the cloud builder" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret" \
+try "a RUN reads a --secret on the cloud builder" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret" \
   --secret "id=tok,src=$tmp/secret.txt" --output type=cacheonly "$ctx"
 printf 'FROM %s\nRUN --mount=type=secret,id=tok,required=true cat /run/secrets/tok >/dev/null\n' "$base" >"$tmp/Dockerfile.secret2"
-check "...and a build reading it" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret2" \
+try "...and a build reading it" "$kiln" build --progress=plain -f "$tmp/Dockerfile.secret2" \
   --secret "id=tok,src=$tmp/secret.txt" -o "type=oci,dest=$tmp/secret.tar" "$ctx"
 if grep -rqa -- "$(cat "$tmp/secret.txt")" "$data" "$tmp/kilnd.log" "$tmp/secret.tar"; then not_ok "...leaves it nowhere in kilnd's data, log or the image"; else ok "...leaves it nowhere in kilnd's data, log or the image"; fi
 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/agent.sock"
@@ -136,12 +133,12 @@ refute "--ssh is refused by a cloud builder" "$kiln" build --progress=plain --ss
 has "SSH agent" && ok "...saying why" || not_ok "...saying why"
 
 # --- history, du, prune, metrics --------------------------------------------------
-check "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
+try "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
 id=$("$kiln" history ls --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-check "kiln history inspect" sh -c "'$kiln' history inspect $id | grep -q 'Steps:'"
-check "kiln history logs replays the progress" sh -c "'$kiln' history logs $id | grep -q '^#'"
-check "kiln du on the builder" sh -c "'$kiln' du | grep -q Total"
-check "/metrics in Prometheus text" sh -c "curl -s http://$server/metrics | grep -q '^kilnd_builds_total{result=\"succeeded\"} [1-9]'"
+try "kiln history inspect" sh -c "'$kiln' history inspect $id | grep -q 'Steps:'"
+try "kiln history logs replays the progress" sh -c "'$kiln' history logs $id | grep -q '^#'"
+try "kiln du on the builder" sh -c "'$kiln' du | grep -q Total"
+try "/metrics in Prometheus text" sh -c "curl -s http://$server/metrics | grep -q '^kilnd_builds_total{result=\"succeeded\"} [1-9]'"
 
 # --- tokens refused ----------------------------------------------------------------
 refute "kiln login with a wrong token fails" sh -c "echo kiln_pat_000000000000_nope | '$kiln' login -u acme --password-stdin $server"
@@ -168,7 +165,7 @@ start=$(date +%s)
 refute "a build past the builder's time limit is cancelled" "$kiln" build --builder short --progress=plain -f "$tmp/Dockerfile.slow" --output type=cacheonly "$ctx"
 has "exceeded the builder's time limit of 4s and was cancelled" && ok "...with a message naming the limit" || not_ok "...with a message naming the limit"
 [[ $(($(date +%s) - start)) -lt 25 ]] && ok "...well before the step's 30 s" || not_ok "...well before the step's 30 s"
-check "...and kilnd keeps serving" curl -fs "http://$server/healthz"
+try "...and kilnd keeps serving" curl -fs "http://$server/healthz"
 "$kiln" create --driver cloud acme/one --name one >/dev/null 2>&1
 printf 'FROM %s\nARG N\nRUN sleep 2 && echo $N\n' "$base" >"$tmp/Dockerfile.q"
 "$kiln" build --builder one --progress=plain -f "$tmp/Dockerfile.q" --build-arg N=1 --output type=cacheonly "$ctx" >"$tmp/q1" 2>&1 &
@@ -204,10 +201,10 @@ kpid=
 wait $oc && not_ok "the client of a killed kilnd fails" || ok "the client of a killed kilnd fails"
 sleep 1
 if pgrep -f "$kilnd worker $data" >/dev/null; then not_ok "no worker outlives kilnd"; else ok "no worker outlives kilnd"; fi
-check "kilnd restarts on the same data" start_kilnd
+try "kilnd restarts on the same data" start_kilnd
 state=$("$kiln" history ls --format json | python3 -c 'import json,sys; b=json.load(sys.stdin)[0]; print(b["state"], b["error"])')
 [[ $state == failed*kilnd\ stopped* ]] && ok "...and marks the interrupted build failed" || not_ok "...and marks the interrupted build failed ($state)"
-check "...and builds again" "$kiln" build --progress=quiet --output type=cacheonly "$ctx"
+try "...and builds again" "$kiln" build --progress=quiet --output type=cacheonly "$ctx"
 
 # --- hostile API input ------------------------------------------------------------------
 api() { # api METHOD PATH [curl args...]: prints the status code
@@ -236,4 +233,4 @@ kill -TERM "$kpid"
 if wait "$kpid"; then ok "SIGTERM stops kilnd cleanly"; else not_ok "SIGTERM stops kilnd cleanly"; fi
 kpid=
 if grep -q "kilnd stopped" "$tmp/kilnd.log"; then ok "...saying so in its log"; else not_ok "...saying so in its log"; fi
-echo "1..$n"
+tap_end

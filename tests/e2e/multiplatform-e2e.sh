@@ -8,10 +8,7 @@ set -uo pipefail
 kiln=${1:?usage: multiplatform-e2e.sh KILN}
 here=$(cd "$(dirname "$0")" && pwd)
 reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
-skip_all() {
-  echo "1..0 # SKIP $*"
-  exit 0
-}
+. "$here/tap.sh"
 [[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
 for t in skopeo umoci tar jq; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 
@@ -19,17 +16,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export KILN_DATA_DIR=$tmp/data
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-  [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25
-}
-check() { # check DESC CMD...: ok when CMD succeeds
-  local desc=$1; shift
-  if "$@" >>"$tmp/check.log" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
-}
 build() { # build ARGS...: kiln build with plain progress; output in $tmp/out
   "$kiln" build --progress=plain "$@" >"$tmp/out" 2>&1
 }
@@ -176,5 +162,4 @@ check "${arm_tests[17]}" bash -c "tar -tf '$tmp/fs.tar' | grep -qx linux_amd64/a
 build --platform $platforms -o type=image,name="$reg/e2e/multi:docker",push=true,oci-mediatypes=false "$mp"
 check "${arm_tests[18]}" bash -c "skopeo inspect --raw --tls-verify=false docker://$reg/e2e/multi:docker | jq -e '.mediaType == \"application/vnd.docker.distribution.manifest.list.v2+json\" and ([.manifests[].mediaType] | unique) == [\"application/vnd.docker.distribution.manifest.v2+json\"]'"
 
-echo "1..$n"
-exit $((failed > 0))
+tap_end

@@ -9,10 +9,7 @@ set -uo pipefail
 kiln=${1:?usage: run-mounts-e2e.sh KILN}
 here=$(cd "$(dirname "$0")" && pwd)
 reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
-skip_all() {
-  echo "1..0 # SKIP $*"
-  exit 0
-}
+. "$here/tap.sh"
 [[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
 for t in skopeo umoci tar sha256sum ssh-agent; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 
@@ -27,17 +24,6 @@ export KILN_DATA_DIR=$tmp/data
 base=$reg/fixture/base:1
 "$here/make-base-image.sh" "$tmp/base" "$base" >"$tmp/base.log" 2>&1 || skip_all "cannot build the base image: $(tail -1 "$tmp/base.log")"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-  n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-  [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25
-}
-check() { # check DESC CMD...: ok when CMD succeeds
-  local desc=$1; shift
-  if "$@" >>"$tmp/check.log" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
-}
 build() { # build ARGS...: kiln build with plain progress; output in $tmp/out (appended to $tmp/all)
   "$kiln" build --progress=plain "$@" >"$tmp/out" 2>&1
   local rc=$?
@@ -223,5 +209,4 @@ check "the data directory holds no secret (store, cache records, snapshots)" bas
 check "no mount point left behind" bash -c "[[ -z \$(ls -A '$KILN_DATA_DIR/mnt' 2>/dev/null) ]]"
 check "no scratch left behind" bash -c "[[ -z \$(ls -A '$KILN_DATA_DIR/tmp' 2>/dev/null) ]]"
 
-echo "1..$n"
-exit 0
+tap_end
