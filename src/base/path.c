@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "path.h"
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alloc.h"
+#include "cleanup.h"
 
 #include "banned.h"
 
@@ -48,4 +52,20 @@ char *kiln_path_clean(const char *path, size_t n)
         out[w++] = '.';
     out[w] = '\0';
     return out;
+}
+
+int kiln_mkdir_p(const char *dir, mode_t mode, struct kiln_error **err)
+{
+    _cleanup_free_ char *p = kiln_xstrdup(dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
+    return 0;
 }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
 
 /*
  * Go's filepath.Clean: collapses repeated slashes, drops "." elements,
@@ -13,3 +16,9 @@
  * frees).
  */
 char *kiln_path_clean(const char *path, size_t n);
+
+/*
+ * mkdir -p: creates dir and its missing parents (parents 0755, dir itself
+ * `mode`); an existing directory is fine. Errors: -errno naming the path.
+ */
+int kiln_mkdir_p(const char *dir, mode_t mode, struct kiln_error **err);

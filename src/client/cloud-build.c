@@ -173,7 +173,7 @@ static int upload(struct run *run, const char *context_dir, json_t *entries, jso
         json_t *answer = NULL;
         r = kiln_context_upload_open(context_dir, entries, missing, &u, err);
         if (r >= 0) {
-            r = kiln_cloud_upload(run->c, path, "gzip", kiln_context_upload_read, u, &answer, err);
+            r = kiln_cloud_upload(run->c, path, "zstd", kiln_context_upload_read, u, &answer, err);
             run->sent += kiln_context_upload_bytes(u);
             kiln_context_upload_close(u);
         }

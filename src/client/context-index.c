@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "base/strv.h"
 #include "context/ignore-file.h"
 #include "context/walk.h"
+#include "engine/hash-cache.h"
 #include "oci/digest.h"
 
 #include "base/banned.h"
@@ -118,6 +120,8 @@ static int add_entry(const char *path, const struct stat *st, void *userdata)
 
 struct hasher {
     int ctxfd;
+    struct kiln_hash_cache
+            *cache; /* digests of files unchanged since the last build; may be NULL */
     const char **files;
     size_t n;
     char (*digests)[KILN_OCI_DIGEST_MAX];
@@ -129,12 +133,20 @@ struct hasher {
     struct kiln_error *e; /* and its message */
 };
 
-static int hash_file(int ctxfd, const char *path, unsigned char *block,
-                     char ret[KILN_OCI_DIGEST_MAX], uint64_t *ret_size, struct kiln_error **err)
+static int hash_file(struct kiln_hash_cache *cache, int ctxfd, const char *path,
+                     unsigned char *block, char ret[KILN_OCI_DIGEST_MAX], uint64_t *ret_size,
+                     struct kiln_error **err)
 {
+    struct stat st;
+    if (cache && fstatat(ctxfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        kiln_hash_cache_get(cache, path, &st, ret)) {
+        *ret_size = (uint64_t)st.st_size;
+        return 0;
+    }
     _cleanup_close_ int fd = kiln_context_index_open_file(ctxfd, path, err);
     if (fd < 0)
         return fd;
+    bool known = cache && fstat(fd, &st) == 0;
     struct kiln_oci_digester d;
     int r = kiln_oci_digester_init(&d, KILN_OCI_SHA256, err);
     uint64_t size = 0;
@@ -155,6 +167,8 @@ static int hash_file(int ctxfd, const char *path, unsigned char *block,
     kiln_oci_digester_release(&d);
     if (r >= 0)
         *ret_size = size;
+    if (r >= 0 && known && (uint64_t)st.st_size == size)
+        kiln_hash_cache_put(cache, path, &st, ret);
     return r;
 }
 
@@ -167,7 +181,7 @@ static void *hash_files(void *arg)
         if (i >= h->n || atomic_load(&h->failed))
             break;
         struct kiln_error *e = NULL;
-        int r = hash_file(h->ctxfd, h->files[i], block, h->digests[i], &h->sizes[i], &e);
+        int r = hash_file(h->cache, h->ctxfd, h->files[i], block, h->digests[i], &h->sizes[i], &e);
         if (r < 0) {
             pthread_mutex_lock(&h->lock);
             if (!atomic_exchange(&h->failed, true)) {
@@ -182,11 +196,31 @@ static void *hash_files(void *arg)
     return NULL;
 }
 
+/*
+ * The digests kiln remembers for this context, in $XDG_CACHE_HOME/kiln/contexts
+ * (else ~/.cache/kiln/contexts), keyed as the engine's hash cache is (path,
+ * inode, size, times, mode): a file not touched since the last build is not
+ * read again. NULL without a cache directory or when it cannot be opened.
+ */
+static struct kiln_hash_cache *open_cache(const char *context_dir)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    _cleanup_free_ char *dir = xdg && *xdg     ? kiln_xasprintf("%s/kiln/contexts", xdg)
+                               : home && *home ? kiln_xasprintf("%s/.cache/kiln/contexts", home)
+                                               : NULL;
+    struct kiln_hash_cache *c = NULL;
+    if (dir && kiln_hash_cache_open_for(dir, context_dir, &c, NULL) < 0)
+        c = NULL;
+    return c;
+}
+
 /* Hashes c's files, HASH_THREADS at a time, into their entries. */
-static int hash_all(struct collect *c, uint64_t *ret_bytes, struct kiln_error **err)
+static int hash_all(struct collect *c, struct kiln_hash_cache *cache, uint64_t *ret_bytes,
+                    struct kiln_error **err)
 {
     struct hasher h = {
             .ctxfd = c->ctxfd,
+            .cache = cache,
             .files = c->files,
             .n = c->nfiles,
             .digests = kiln_xcalloc(c->nfiles + 1, KILN_OCI_DIGEST_MAX),
@@ -251,8 +285,12 @@ int kiln_context_index_build(const char *context_dir, json_t **ret_entries,
     struct kiln_walk_filter filter = {exclude, NULL};
     uint64_t bytes = 0;
     r = kiln_context_walk(context_dir, &filter, add_entry, &c, err);
+    _cleanup_(kiln_hash_cache_freep) struct kiln_hash_cache *cache =
+            r >= 0 ? open_cache(context_dir) : NULL;
     if (r >= 0)
-        r = hash_all(&c, &bytes, err);
+        r = hash_all(&c, cache, &bytes, err);
+    if (r >= 0)
+        (void)kiln_hash_cache_save(cache, NULL); /* a cache not written is only slower */
     free(c.files);
     free(c.file_entry);
     if (r < 0) {

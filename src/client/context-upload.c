@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * context-upload.c - the missing files as a gzip-compressed tar, made on
+ * context-upload.c - the missing files as a zstd-compressed tar, made on
  * demand: each read compresses one more block of the current file.
  */
 #include "context-upload.h"
@@ -108,10 +108,10 @@ int kiln_context_upload_open(const char *context_dir, json_t *entries, json_t *m
     u->block = kiln_xmalloc(KILN_CONTEXT_INDEX_BLOCK);
     u->a = archive_write_new();
     char level[16];
-    snprintf(level, sizeof(level), "%d", KILN_CONTEXT_UPLOAD_GZIP_LEVEL);
+    snprintf(level, sizeof(level), "%d", KILN_CONTEXT_UPLOAD_ZSTD_LEVEL);
     if (!u->a || archive_write_set_format_pax_restricted(u->a) != ARCHIVE_OK ||
-        archive_write_add_filter_gzip(u->a) != ARCHIVE_OK ||
-        archive_write_set_filter_option(u->a, "gzip", "compression-level", level) != ARCHIVE_OK ||
+        archive_write_add_filter_zstd(u->a) != ARCHIVE_OK ||
+        archive_write_set_filter_option(u->a, "zstd", "compression-level", level) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(u->a, 1) != ARCHIVE_OK ||
         archive_write_open2(u->a, u, NULL, to_out, NULL, NULL) != ARCHIVE_OK)
         return archive_fail(u, "start", err);

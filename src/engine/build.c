@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/limits.h"
+#include "base/path.h"
 #include "binfmt.h"
 #include "context/ignore-file.h"
 #include "context/read-dockerfile.h"
@@ -178,25 +179,9 @@ static int load_ignore(struct build *b, struct kiln_error **err)
     return 0;
 }
 
-static int mkdir_p(const char *dir, struct kiln_error **err)
-{
-    _cleanup_free_ char *p = kiln_xstrdup(dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
-        *s = '/';
-    }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST)
-        return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
-    return 0;
-}
-
 static int open_store(struct build *b, struct kiln_error **err)
 {
-    int r = mkdir_p(b->env->data_dir, err);
+    int r = kiln_mkdir_p(b->env->data_dir, 0700, err);
     if (r >= 0)
         r = kiln_store_open(b->env->data_dir, &b->store, err);
     if (r >= 0)
@@ -204,7 +189,7 @@ static int open_store(struct build *b, struct kiln_error **err)
     if (r < 0)
         return kiln_error_wrap(err, r, "data directory %s", b->env->data_dir);
     _cleanup_free_ char *tmp = kiln_xasprintf("%s/tmp", b->env->data_dir);
-    if ((r = mkdir_p(tmp, err)) < 0)
+    if ((r = kiln_mkdir_p(tmp, 0700, err)) < 0)
         return r;
     b->tmp_dir = kiln_xasprintf("%s/build-XXXXXX", tmp);
     if (!mkdtemp(b->tmp_dir)) {
@@ -219,17 +204,8 @@ static int open_store(struct build *b, struct kiln_error **err)
 /* The context's hash cache: DATA/contexts/<sha256 of its absolute path>. */
 static int open_hashes(struct build *b, struct kiln_error **err)
 {
-    char abs[PATH_MAX];
-    if (!realpath(b->req->context_dir, abs))
-        return kiln_error_set_errno(err, -errno, "build context '%s'", b->req->context_dir);
-    char d[KILN_OCI_DIGEST_MAX];
-    kiln_oci_digest_bytes(KILN_OCI_SHA256, abs, strlen(abs), d, NULL);
     _cleanup_free_ char *dir = kiln_xasprintf("%s/contexts", b->env->data_dir);
-    int r = mkdir_p(dir, err);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *path = kiln_xasprintf("%s/%s", dir, d + strlen("sha256:"));
-    return kiln_hash_cache_open(path, &b->hashes, err);
+    return kiln_hash_cache_open_for(dir, b->req->context_dir, &b->hashes, err);
 }
 
 /* The graph for one target platform (NULL: the host's, no --platform). */

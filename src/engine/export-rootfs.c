@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/cleanup.h"
+#include "base/path.h"
 #include "export.h"
 #include "oci/tar.h"
 #include "oci/whiteout.h"
@@ -371,26 +372,10 @@ static int local_leave(void *userdata, const struct kiln_export_entry *e, struct
     return set_metadata(l, e, l->dirs[l->depth - 1], e->name, err);
 }
 
-static int mkdir_p(const char *dest, struct kiln_error **err)
-{
-    _cleanup_free_ char *p = kiln_xstrdup(dest);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
-        *s = '/';
-    }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return kiln_error_set_errno(err, -errno, "cannot create '%s'", p);
-    return 0;
-}
-
 int kiln_export_local(const char *root, const char *dest, const struct kiln_export_fs_opts *o,
                       struct kiln_error **err)
 {
-    int r = mkdir_p(dest, err);
+    int r = kiln_mkdir_p(dest, 0755, err);
     if (r < 0)
         return kiln_error_wrap(err, r, "type=local");
     _cleanup_close_ int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

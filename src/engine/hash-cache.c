@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/path.h"
 
 #include "base/banned.h"
 
@@ -290,4 +292,20 @@ void kiln_hash_cache_free(struct kiln_hash_cache *c)
     free(c->path);
     pthread_mutex_destroy(&c->lock);
     free(c);
+}
+
+int kiln_hash_cache_open_for(const char *cache_dir, const char *context_dir,
+                             struct kiln_hash_cache **ret, struct kiln_error **err)
+{
+    char abs[PATH_MAX];
+    if (!realpath(context_dir, abs))
+        return kiln_error_set_errno(err, -errno, "build context '%s'", context_dir);
+    char d[KILN_OCI_DIGEST_MAX];
+    int r = kiln_oci_digest_bytes(KILN_OCI_SHA256, abs, strlen(abs), d, err);
+    if (r >= 0)
+        r = kiln_mkdir_p(cache_dir, 0700, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = kiln_xasprintf("%s/%s", cache_dir, d + strlen("sha256:"));
+    return kiln_hash_cache_open(path, ret, err);
 }

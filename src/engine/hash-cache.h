@@ -24,6 +24,13 @@ struct kiln_hash_cache;
 /* Loads `path` (a missing or unreadable file is an empty cache). The caller frees *ret. */
 int kiln_hash_cache_open(const char *path, struct kiln_hash_cache **ret, struct kiln_error **err);
 
+/*
+ * The cache of the build context context_dir, kept in cache_dir (created when
+ * missing) as a file named by the sha256 of the context's absolute path.
+ */
+int kiln_hash_cache_open_for(const char *cache_dir, const char *context_dir,
+                             struct kiln_hash_cache **ret, struct kiln_error **err);
+
 /* Writes the cache back when it changed. NULL is fine. Errors: -errno. */
 int kiln_hash_cache_save(struct kiln_hash_cache *c, struct kiln_error **err);
 

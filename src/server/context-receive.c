@@ -135,10 +135,11 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
     rc.a = archive_read_new();
     int r = 0;
     if (!rc.a || archive_read_support_filter_gzip(rc.a) != ARCHIVE_OK ||
+        archive_read_support_filter_zstd(rc.a) != ARCHIVE_OK ||
         archive_read_support_format_tar(rc.a) != ARCHIVE_OK ||
         archive_read_open_fd(rc.a, tar_fd, 64 * 1024) != ARCHIVE_OK)
         r = kiln_error_set(err, KILN_E_INVALID,
-                           "the upload is not a tar (gzip-compressed or "
+                           "the upload is not a tar (zstd- or gzip-compressed, or "
                            "not): %s",
                            rc.a && archive_error_string(rc.a) ? archive_error_string(rc.a)
                                                               : "unreadable");

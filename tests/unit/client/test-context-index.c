@@ -283,13 +283,13 @@ static uint64_t upload_to_tar(struct fixture *f, const char *ctx, json_t *entrie
     assert_int_equal(mkdir(out, 0755), 0);
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    const char *const argv[] = {"tar", "-xzf", "-", "-C", out, NULL};
+    const char *const argv[] = {"tar", "--zstd", "-xf", "-", "-C", out, NULL};
     pid_t pid = spawn(argv, p[0]);
     close(p[0]);
     uint64_t bytes = 0;
     expect_ok(kiln_context_upload_write(ctx, entries, missing, to_fd, &p[1], &bytes, &err), &err);
     close(p[1]);
-    wait_ok(pid, "tar -xz");
+    wait_ok(pid, "tar --zstd -x");
     return bytes;
 }
 
@@ -364,8 +364,8 @@ static void test_context_index__pull_reads_in_small_pieces(void **state)
     close(fd);
     _cleanup_free_ char *out = kiln_xasprintf("%s/pulled", f->root);
     assert_int_equal(mkdir(out, 0755), 0);
-    const char *const argv[] = {"tar", "-xzf", tgz, "-C", out, NULL};
-    wait_ok(spawn(argv, -1), "tar -xzf");
+    const char *const argv[] = {"tar", "--zstd", "-xf", tgz, "-C", out, NULL};
+    wait_ok(spawn(argv, -1), "tar --zstd -xf");
     expect_members(f, "pulled", missing);
     json_decref(missing);
     json_decref(entries);
