@@ -29,4 +29,3 @@ int kiln_build_output_parse(const char *value, struct kiln_build_request *req,
  */
 int kiln_build_outputs_finish(struct kiln_build_request *req, bool push, bool load,
                               bool stdout_is_tty, struct kiln_error **err);
-

@@ -18,7 +18,8 @@
 
 /* "image", "oci", "docker", "tar", "local", "cacheonly". */
 const char *kiln_output_type_name(enum kiln_output_type t);
-/* Parses a name of kiln_output_type_name(); "registry" is not one (the caller's). -1 when unknown. */
+/* Parses a name of kiln_output_type_name(); "registry" is not one (the caller's). -1 when unknown.
+ */
 int kiln_output_type_parse(const char *name, enum kiln_output_type *ret);
 
 /* One output as JSON. Caller decrefs. */

@@ -373,7 +373,7 @@ static pthread_mutex_t preset_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct preset {
     char *key;
     struct kiln_registry_cred *cred;
-} *presets;
+} * presets;
 static size_t n_presets;
 
 void kiln_registry_credentials_preset(const char *server, const struct kiln_registry_cred *cred)

@@ -38,7 +38,7 @@ run() {
   shift 3
   "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
   status=$?
-  if [[ $status -eq $want ]] && { [[ -z $pattern ]] || cat "$tmp/out" "$tmp/err" | grep -qE -- "$pattern"; }; then
+  if [[ $status -eq $want ]] && { [[ -z $pattern ]] || grep -qE -- "$pattern" "$tmp/out" "$tmp/err"; }; then
     ok "$desc"
   else
     not_ok "$desc: exit $status (want $want and /$pattern/)"

@@ -35,7 +35,7 @@ run() {
 check() {
   local name=$1 want=$2 pattern=$3
   shift 3
-  if run "$want" "$@" && cat "$tmp/out" "$tmp/err" | grep -qE -- "$pattern"; then
+  if run "$want" "$@" && grep -qE -- "$pattern" "$tmp/out" "$tmp/err"; then
     ok "$name"
   else
     not_ok "$name (want /$pattern/)"

@@ -140,6 +140,27 @@ try "kiln history logs replays the progress" sh -c "'$kiln' history logs $id | g
 try "kiln du on the builder" sh -c "'$kiln' du | grep -q Total"
 try "/metrics in Prometheus text" sh -c "curl -s http://$server/metrics | grep -q '^kilnd_builds_total{result=\"succeeded\"} [1-9]'"
 
+try "kiln prune --all on the builder" "$kiln" prune --all -f
+has "Total:" && ok "...says what it freed" || not_ok "...says what it freed"
+
+# --- TLS: kilnd with a certificate, kiln trusting it through KILN_CA_CERT ----------------
+tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1
+"$kilnd" serve --data "$tmp/tls-data" --listen "127.0.0.1:$tport" --tls-cert "$tmp/tls.crt" \
+  --tls-key "$tmp/tls.key" >"$tmp/tls.log" 2>&1 &
+tpid=$!
+for _ in $(seq 100); do curl -fs --cacert "$tmp/tls.crt" "https://127.0.0.1:$tport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+try "kilnd serves HTTPS with --tls-cert and --tls-key" curl -fs --cacert "$tmp/tls.crt" "https://127.0.0.1:$tport/healthz"
+"$kilnd" admin --data "$tmp/tls-data" org create tls >/dev/null 2>&1
+ttoken=$("$kilnd" admin --data "$tmp/tls-data" token create tls --scope cloud-connect 2>/dev/null | tail -n1)
+try "kiln login over HTTPS, trusting the certificate through KILN_CA_CERT" \
+  sh -c "echo '$ttoken' | KILN_CA_CERT='$tmp/tls.crt' '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
+refute "...and refuses a server it cannot verify" \
+  sh -c "echo '$ttoken' | '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+
 # --- tokens refused ----------------------------------------------------------------
 refute "kiln login with a wrong token fails" sh -c "echo kiln_pat_000000000000_nope | '$kiln' login -u acme --password-stdin $server"
 has "refused" && ok "...saying the server refused it" || not_ok "...saying the server refused it"
