@@ -186,26 +186,30 @@ static char *password(const struct login_args *a)
     return p;
 }
 
-enum probe { NOT_KILND, KILND, REFUSED };
+enum probe { NOT_KILND, KILND, REFUSED, UNTRUSTED };
 
 /*
  * Whether `server` is a kilnd that accepts `secret`: GET /v1/whoami answered
  * with a "principal" (KILND), or refused with kilnd's {"error"} form
- * (REFUSED). Anything else (a registry, no answer) is NOT_KILND.
+ * (REFUSED). A server whose TLS certificate cannot be verified is UNTRUSTED
+ * (*err says so): the token is not handed to it. Anything else (a registry,
+ * no answer) is NOT_KILND.
  */
-static enum probe probe(const char *endpoint, const char *secret)
+static enum probe probe(const char *endpoint, const char *secret, struct kiln_error **err)
 {
     _cleanup_(kiln_cloud_freep) struct kiln_cloud *c = NULL;
     if (kiln_cloud_open_token(endpoint, secret, &c, NULL) < 0)
         return NOT_KILND;
     kiln_cloud_set_timeout(c, PROBE_TIMEOUT);
     json_t *who = NULL;
-    int r = kiln_cloud_json(c, "GET", "/v1/whoami", NULL, &who, NULL);
+    int r = kiln_cloud_json(c, "GET", "/v1/whoami", NULL, &who, err);
     bool principal = r >= 0 && json_is_string(json_object_get(who, "principal"));
     json_decref(who);
     bool kilnd_error = false;
     if (r < 0 && kiln_cloud_last_status(c, &kilnd_error) == 401 && kilnd_error)
         return REFUSED;
+    if (r < 0 && strstr(kiln_error_message(*err, r), "certificate"))
+        return UNTRUSTED;
     return principal ? KILND : NOT_KILND;
 }
 
@@ -273,13 +277,17 @@ int kiln_cmd_login(int argc, char **argv)
     struct kiln_registry_cred cred = {.username = (char *)(a.username ? a.username : asked),
                                       .secret = secret};
     _cleanup_free_ char *endpoint = kiln_cloud_endpoint_for(server);
-    enum probe p = probe(endpoint, secret);
+    struct kiln_error *e = NULL;
+    enum probe p = probe(endpoint, secret, &e);
     int r = KILN_EXIT_FAILURE;
     if (p == REFUSED)
         fprintf(stderr, "kiln login: login to %s failed: the server refused the token\n", server);
+    else if (p == UNTRUSTED)
+        fprintf(stderr, "kiln login: login to %s failed: %s\n", server, kiln_error_message(e, r));
     else
         r = store(server, &cred, "login");
     secret_free(secret);
+    kiln_error_free(e);
     if (r == KILN_EXIT_OK && p == KILND)
         r = record_server(endpoint);
     if (r == KILN_EXIT_OK)

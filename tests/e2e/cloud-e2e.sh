@@ -155,9 +155,10 @@ try "kilnd serves HTTPS with --tls-cert and --tls-key" curl -fs --cacert "$tmp/t
 "$kilnd" admin --data "$tmp/tls-data" org create tls >/dev/null 2>&1
 ttoken=$("$kilnd" admin --data "$tmp/tls-data" token create tls --scope cloud-connect 2>/dev/null | tail -n1)
 try "kiln login over HTTPS, trusting the certificate through KILN_CA_CERT" \
-  sh -c "echo '$ttoken' | KILN_CA_CERT='$tmp/tls.crt' '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
+  sh -c "echo '$ttoken' | XDG_CONFIG_HOME='$tmp/tls-config' KILN_CA_CERT='$tmp/tls.crt' '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
 refute "...and refuses a server it cannot verify" \
-  sh -c "echo '$ttoken' | '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
+  sh -c "echo '$ttoken' | XDG_CONFIG_HOME='$tmp/tls-config2' '$kiln' login -u tls --password-stdin https://127.0.0.1:$tport"
+has "KILN_CA_CERT" && ok "...naming KILN_CA_CERT" || not_ok "...naming KILN_CA_CERT"
 kill "$tpid" 2>/dev/null
 wait "$tpid" 2>/dev/null
 
