@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -16,6 +17,7 @@
 #include "accounts.h"
 #include "base/alloc.h"
 #include "db.h"
+#include "jwt.h"
 #include "ratelimit.h"
 #include "scopes.h"
 
@@ -65,24 +67,6 @@ static int random_bytes(uint8_t *buf, size_t n, struct kiln_error **err)
     return 0;
 }
 
-/* base64url without padding of 32 bytes: 43 characters. */
-static void encode_secret(const uint8_t in[SECRET_BYTES], char out[KILND_TOKEN_SECRET_LEN + 1])
-{
-    size_t o = 0;
-    for (size_t i = 0; i < SECRET_BYTES; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        size_t left = SECRET_BYTES - i;
-        if (left > 1)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (left > 2)
-            v |= in[i + 2];
-        size_t chars = left >= 3 ? 4 : left + 1;
-        for (size_t k = 0; k < chars; k++)
-            out[o++] = b64url[(v >> (18 - 6 * k)) & 63];
-    }
-    out[o] = '\0';
-}
-
 static void sha256_hex(const char *s, char out[HASH_HEX + 1])
 {
     unsigned char md[32];
@@ -129,11 +113,12 @@ static int make_token(bool is_org, char id[KILND_TOKEN_ID_LEN + 1], char **ret,
         return r;
     for (size_t i = 0; i < ID_BYTES; i++)
         snprintf(id + 2 * i, 3, "%02x", raw[i]);
-    char secret[KILND_TOKEN_SECRET_LEN + 1];
-    encode_secret(raw + ID_BYTES, secret);
+    /* base64url without padding of 32 bytes: 43 characters */
+    char *secret = kilnd_b64url_encode(raw + ID_BYTES, SECRET_BYTES);
     *ret = kiln_xasprintf("kiln_%s_%s_%s", is_org ? "oat" : "pat", id, secret);
     OPENSSL_cleanse(raw, sizeof(raw));
-    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
     return 0;
 }
 
