@@ -146,6 +146,25 @@ bool kilnd_api_builder(struct kilnd *app, struct kilnd_http_request *rq,
     return true;
 }
 
+/*
+ * Keeps one handle of the builder's store open for kilnd's life: a store
+ * repairs itself when it is opened by nobody else, which walks every blob and
+ * snapshot (seconds for a large cache); with this handle held, only kilnd's
+ * first open of the store after a start repairs it, not every request and
+ * build. Called with app->anchors_lock held.
+ */
+static void anchor(struct kilnd *app, const char *builder, const char *dir)
+{
+    for (size_t i = 0; i < app->n_anchors; i++)
+        if (strcmp(app->anchors[i].builder, builder) == 0)
+            return;
+    struct kiln_store *s = NULL;
+    if (kiln_store_open(dir, &s, NULL) < 0)
+        return;
+    app->anchors = kiln_xrealloc(app->anchors, (app->n_anchors + 1) * sizeof(*app->anchors));
+    app->anchors[app->n_anchors++] = (struct kilnd_anchor){kiln_xstrdup(builder), s};
+}
+
 int kilnd_api_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
                             struct kiln_error **err)
 {
@@ -154,5 +173,19 @@ int kilnd_api_builder_store(struct kilnd *app, const char *builder, struct kiln_
     *strrchr(parent, '/') = '\0';
     if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
         return kiln_error_set_errno(err, -errno, "cannot create the builder's store '%s'", dir);
+    pthread_mutex_lock(&app->anchors_lock);
+    anchor(app, builder, dir);
+    pthread_mutex_unlock(&app->anchors_lock);
     return kiln_store_open(dir, ret, err);
+}
+
+void kilnd_api_anchors_release(struct kilnd *app)
+{
+    for (size_t i = 0; i < app->n_anchors; i++) {
+        free(app->anchors[i].builder);
+        kiln_store_close(app->anchors[i].store);
+    }
+    free(app->anchors);
+    app->anchors = NULL;
+    app->n_anchors = 0;
 }

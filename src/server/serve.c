@@ -264,9 +264,10 @@ int kilnd_serve_main(int argc, char **argv)
         nofile.rlim_cur = nofile.rlim_max;
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
-    struct kilnd app = {.data_dir = o.data};
+    struct kilnd app = {.data_dir = o.data, .anchors_lock = PTHREAD_MUTEX_INITIALIZER};
     r = run(&o, &app);
     kilnd_queue_free(app.queue);
+    kilnd_api_anchors_release(&app);
     kilnd_token_service_free(app.ts);
     kilnd_ratelimit_free(app.rl);
     kilnd_db_close(app.db);

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -16,12 +17,23 @@ struct kilnd_ratelimit;
 struct kilnd_principal;
 struct kilnd_token_service;
 
+struct kiln_store;
+
+/* A builder's store held open by kilnd (kilnd_api_builder_store). */
+struct kilnd_anchor {
+    char *builder;
+    struct kiln_store *store;
+};
+
 struct kilnd {
     const char *data_dir;
     struct kilnd_db *db;
     struct kilnd_ratelimit *rl;
     struct kilnd_token_service *ts; /* the registry token service */
     struct kilnd_queue *queue;
+    pthread_mutex_t anchors_lock;
+    struct kilnd_anchor *anchors;
+    size_t n_anchors;
     /* counters for /metrics */
     atomic_uint_fast64_t http_requests, bytes_in, bytes_out, context_bytes;
 };
@@ -48,9 +60,10 @@ bool kilnd_api_builder(struct kilnd *app, struct kilnd_http_request *rq,
                        struct kilnd_builder **ret_builder);
 
 /* The store of builder "account/name", created on first use. */
-struct kiln_store;
 int kilnd_api_builder_store(struct kilnd *app, const char *builder, struct kiln_store **ret,
                             struct kiln_error **err);
+/* Closes the builders' stores kilnd held open. */
+void kilnd_api_anchors_release(struct kilnd *app);
 
 /* The routes of each part, appended to one table by serve.c. */
 extern const struct kilnd_route kilnd_api_routes[];
