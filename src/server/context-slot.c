@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "context-sync.h"
+#include "oci/digest.h"
 #include "oci/whiteout.h"
 
 #include "base/banned.h"
@@ -52,21 +53,29 @@ static int try_lock(const char *root, unsigned n, char **ret_dir)
 }
 
 /*
- * The slot's last index, set aside (index.json.prev) until the sync succeeds,
- * so a sync cut short leaves no index and the next build starts empty; NULL:
- * start empty.
+ * Sets the slot's last index aside (index.json.prev) until the sync succeeds,
+ * so a sync cut short leaves no index and the next build starts empty, and
+ * reads the digest it was written with.
  */
-static json_t *take_previous(struct kilnd_context_slot *slot)
+static void take_previous(struct kilnd_context_slot *slot)
 {
     _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
     _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", slot->dir);
-    if (rename(path, prev) < 0)
-        return NULL;
-    json_t *j = json_load_file(prev, 0, NULL);
-    if (json_is_array(j))
-        return j;
-    json_decref(j);
-    return NULL;
+    _cleanup_free_ char *digest = kiln_xasprintf("%s/index.sha256", slot->dir);
+    slot->has_previous = rename(path, prev) == 0;
+    struct kiln_buf b = KILN_BUF_INIT(sizeof(slot->previous_digest));
+    if (slot->has_previous && kiln_buf_read_file(&b, digest) >= 0)
+        snprintf(slot->previous_digest, sizeof(slot->previous_digest), "%s", b.buf);
+    kiln_buf_release(&b);
+}
+
+/* Empties the slot's tree. */
+static int empty_tree(struct kilnd_context_slot *slot, struct kiln_error **err)
+{
+    (void)kiln_oci_remove_at(AT_FDCWD, slot->tree, NULL);
+    if (mkdir(slot->tree, 0755) < 0)
+        return kiln_error_set_errno(err, -errno, "cannot create '%s'", slot->tree);
+    return 0;
 }
 
 int kilnd_context_slot_take(const char *store_dir, const char *hint,
@@ -93,13 +102,8 @@ int kilnd_context_slot_take(const char *store_dir, const char *hint,
     slot->dir = dir;
     slot->lock_fd = fd;
     slot->tree = kiln_xasprintf("%s/tree", dir);
-    slot->previous = take_previous(slot);
-    int r = 0;
-    if (!slot->previous) {
-        (void)kiln_oci_remove_at(AT_FDCWD, slot->tree, NULL);
-        if (mkdir(slot->tree, 0755) < 0)
-            r = kiln_error_set_errno(err, -errno, "cannot create '%s'", slot->tree);
-    }
+    take_previous(slot);
+    int r = slot->has_previous ? 0 : empty_tree(slot, err);
     _cleanup_free_ char *hint_path = kiln_xasprintf("%s/hint", dir);
     FILE *h = r >= 0 ? fopen(hint_path, "we") : NULL;
     if (h) {
@@ -114,25 +118,54 @@ int kilnd_context_slot_take(const char *store_dir, const char *hint,
     return 0;
 }
 
+/* Writes `text` to path through a temporary file; false when it could not. */
+static bool write_file(const char *path, const char *text)
+{
+    _cleanup_free_ char *tmp = kiln_xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    unlink(tmp);
+    return false;
+}
+
 int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s, json_t *entries,
                             struct kiln_error **err)
 {
     _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", slot->dir);
     _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
-    if (slot->previous && json_equal(slot->previous, entries)) {
-        /* the same context again (a CI rerun, a fresh clone): nothing to write */
-        int r = kilnd_context_check(entries, err);
-        if (r >= 0 && rename(prev, path) < 0)
-            unlink(prev);
-        return r;
-    }
-    int r = kilnd_context_materialize(s, entries, slot->previous, slot->tree, err);
-    unlink(prev);
+    _cleanup_free_ char *digest_path = kiln_xasprintf("%s/index.sha256", slot->dir);
+    _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
+    char digest[KILN_OCI_DIGEST_MAX];
+    int r = text ? kiln_oci_digest_bytes(KILN_OCI_SHA256, text, strlen(text), digest, err)
+                 : kiln_error_set(err, -ENOMEM, "cannot write the context's index");
     if (r < 0)
         return r;
-    _cleanup_free_ char *tmp = kiln_xasprintf("%s/index.json.tmp", slot->dir);
-    if (json_dump_file(entries, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
-        unlink(tmp); /* the next build starts from an empty tree: slower, not wrong */
+    if (slot->has_previous && strcmp(slot->previous_digest, digest) == 0) {
+        /* the same context again (a CI rerun, a fresh clone): nothing to write */
+        if (rename(prev, path) < 0)
+            unlink(prev);
+        return 0;
+    }
+    json_t *previous = slot->has_previous ? json_load_file(prev, 0, NULL) : NULL;
+    if (slot->has_previous && !json_is_array(previous)) {
+        json_decref(previous);
+        previous = NULL;
+        if ((r = empty_tree(slot, err)) < 0)
+            return r;
+    }
+    r = kilnd_context_materialize(s, entries, previous, slot->tree, err);
+    json_decref(previous);
+    unlink(prev);
+    unlink(digest_path);
+    if (r < 0)
+        return r;
+    /* a file not written only makes the next build start from an empty tree */
+    if (write_file(path, text) && !write_file(digest_path, digest))
+        unlink(path);
     return 0;
 }
 
@@ -142,7 +175,6 @@ void kilnd_context_slot_free(struct kilnd_context_slot *slot)
         return;
     if (slot->lock_fd >= 0)
         close(slot->lock_fd);
-    json_decref(slot->previous);
     free(slot->dir);
     free(slot->tree);
     free(slot);
@@ -161,9 +193,11 @@ void kilnd_context_slots_prune(const char *store_dir)
             continue;
         _cleanup_free_ char *index = kiln_xasprintf("%s/index.json", dir);
         _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", dir);
+        _cleanup_free_ char *digest = kiln_xasprintf("%s/index.sha256", dir);
         _cleanup_free_ char *tree = kiln_xasprintf("%s/tree", dir);
         unlink(index);
         unlink(prev);
+        unlink(digest);
         (void)kiln_oci_remove_at(AT_FDCWD, tree, NULL);
         close(fd);
         free(dir);

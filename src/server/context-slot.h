@@ -10,6 +10,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/error.h"
 #include "store/store.h"
@@ -21,7 +22,8 @@ struct kilnd_context_slot {
     char *dir;  /* STORE/contexts/N */
     char *tree; /* STORE/contexts/N/tree: the context */
     int lock_fd;
-    json_t *previous; /* the index the tree holds; NULL: the tree is empty */
+    bool has_previous;        /* the tree holds the index set aside in index.json.prev */
+    char previous_digest[72]; /* sha256 of that index's JSON (index.sha256), "" if unknown */
 };
 
 /*
