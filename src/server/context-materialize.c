@@ -133,6 +133,20 @@ static int make_file(struct kiln_store *s, int pfd, const char *name, json_t *e,
     return 0;
 }
 
+/* Whether a and b differ at most in their mtime (a fresh clone of the same files). */
+static bool same_but_time(json_t *a, json_t *b)
+{
+    const char *key;
+    json_t *v;
+    if (json_object_size(a) != json_object_size(b))
+        return false;
+    json_object_foreach (a, key, v) {
+        if (strcmp(key, "mtime") != 0 && !json_equal(v, json_object_get(b, key)))
+            return false;
+    }
+    return true;
+}
+
 static int make_entry(struct kiln_store *s, struct dest *d, json_t *e, json_t *before,
                       struct kiln_error **err)
 {
@@ -143,6 +157,13 @@ static int make_entry(struct kiln_store *s, struct dest *d, json_t *e, json_t *b
     int pfd = parent_of(d, path, &name, err);
     if (pfd < 0)
         return pfd;
+    if (before && !S_ISDIR(mode) && same_but_time(before, e)) {
+        /* the same bytes with another time: the time is all that changes */
+        struct timespec ts[2] = {ts_of(e), ts_of(e)};
+        if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return kiln_error_set_errno(err, -errno, "cannot set the time of '%s'", path);
+        return 0;
+    }
     if (S_ISREG(mode))
         return make_file(s, pfd, name, e, err);
     if (S_ISDIR(mode)) {
@@ -204,8 +225,8 @@ static int remove_stale(struct dest *d, json_t *previous, json_t *now, struct ki
         const char *path = json_string_value(json_object_get(e, "path")), *name;
         json_t *n = json_object_get(now, path);
         bool dir = S_ISDIR((mode_t)json_integer_value(json_object_get(e, "mode")));
-        if (n && same_type(n, e) && (dir || json_equal(n, e)))
-            continue;
+        if (n && same_type(n, e) && (dir || same_but_time(n, e)))
+            continue; /* kept; make_entry() sets a new time */
         int pfd = parent_of(d, path, &name, NULL);
         if (pfd == -ENOENT || pfd == -ELOOP || pfd == -ENOTDIR)
             continue; /* went with its parent */
