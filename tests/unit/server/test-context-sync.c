@@ -276,6 +276,26 @@ static void test_context_sync__over_previous_rewrites_only_changes(void **state)
     json_decref(previous);
 }
 
+static void test_context_sync__fresh_clone_sets_times_only(void **state)
+{
+    struct fixture *f = *state;
+    struct kiln_error *err = NULL;
+    sample_tree(f);
+    store_all(f);
+    expect_ok(kilnd_context_materialize(f->s, f->entries, NULL, f->out, &err), &err);
+    json_t *previous = json_deep_copy(f->entries);
+    ino_t kept = inode_of(f, "shared/run.sh");
+    json_t *e;
+    size_t i;
+    json_array_foreach (f->entries, i, e) /* a fresh clone: every time new, nothing else */
+        json_object_set_new(e, "mtime",
+                            json_integer(json_integer_value(json_object_get(e, "mtime")) + 77));
+    expect_ok(kilnd_context_materialize(f->s, f->entries, previous, f->out, &err), &err);
+    expect_tree(f); /* the new times included */
+    assert_int_equal(inode_of(f, "shared/run.sh"), kept);
+    json_decref(previous);
+}
+
 static void test_context_sync__plain_tar_and_unwanted_members(void **state)
 {
     struct fixture *f = *state;
@@ -569,6 +589,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_context_sync__round_trip, setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__over_previous_rewrites_only_changes,
                                             setup, teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__fresh_clone_sets_times_only, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__plain_tar_and_unwanted_members,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__resync_of_20mb_sends_nothing, setup,
