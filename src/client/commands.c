@@ -11,7 +11,8 @@
 static const struct kiln_command commands[] = {
         {"build", "build an image from a Dockerfile", kiln_cmd_build, kiln_cmd_build_help},
         {"du", "show the disk the build cache takes", kiln_cmd_du, kiln_cmd_du_help},
-        {"login", "store credentials for a registry", kiln_cmd_login, kiln_cmd_login_help},
+        {"login", "log in to a registry or a kilnd (token on stdin)", kiln_cmd_login,
+         kiln_cmd_login_help},
         {"logout", "remove the credentials of a registry", kiln_cmd_logout, kiln_cmd_logout_help},
         {"prune", "remove build cache", kiln_cmd_prune, kiln_cmd_prune_help},
         {"debug", "inspect how kiln reads a Dockerfile", kiln_cmd_debug, kiln_cmd_debug_help},
