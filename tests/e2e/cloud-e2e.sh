@@ -188,6 +188,11 @@ refute "a build past the builder's time limit is cancelled" "$kiln" build --buil
 has "exceeded the builder's time limit of 4s and was cancelled" && ok "...with a message naming the limit" || not_ok "...with a message naming the limit"
 [[ $(($(date +%s) - start)) -lt 25 ]] && ok "...well before the step's 30 s" || not_ok "...well before the step's 30 s"
 try "...and kilnd keeps serving" curl -fs "http://$server/healthz"
+printf 'FROM %s\nRUN trap "" TERM INT; sleep 30\n' "$base" >"$tmp/Dockerfile.stubborn"
+start=$(date +%s)
+refute "a step that ignores SIGTERM is still stopped at the time limit" "$kiln" build --builder short --progress=plain -f "$tmp/Dockerfile.stubborn" --output type=cacheonly "$ctx"
+[[ $(($(date +%s) - start)) -lt 25 ]] && ok "...within the limit and the grace period, not the step's 30 s" || not_ok "...within the limit and the grace period ($(($(date +%s) - start)) s)"
+if pgrep -f "sleep 30" >/dev/null; then not_ok "...leaving no process of it"; else ok "...leaving no process of it"; fi
 "$kiln" create --driver cloud acme/one --name one >/dev/null 2>&1
 printf 'FROM %s\nARG N\nRUN sleep 2 && echo $N\n' "$base" >"$tmp/Dockerfile.q"
 "$kiln" build --builder one --progress=plain -f "$tmp/Dockerfile.q" --build-arg N=1 --output type=cacheonly "$ctx" >"$tmp/q1" 2>&1 &
