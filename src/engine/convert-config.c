@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/path.h"
 #include "convert-private.h"
+#include "oci/json.h"
 
 #include "base/banned.h"
 
@@ -143,14 +144,6 @@ void conv_with_shell(struct conv_stage *s, const struct kiln_strv *words, struct
     for (size_t i = 0; i < words->n; i++)
         kiln_buf_addf(&b, "%s%s", i ? " " : "", words->v[i]);
     kiln_strv_take(ret, kiln_buf_detach(&b, NULL));
-}
-
-static json_t *strv_json(const struct kiln_strv *v)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < v->n; i++)
-        json_array_append_new(a, json_string(v->v[i]));
-    return a;
 }
 
 /* config.Env: BuildKit's addEnv, which replaces a key in place. */
@@ -345,7 +338,7 @@ static void command(struct conv_stage *s, const struct kiln_df_instruction *ins)
             kiln_strv_push(&args, ins->cmd.args.v[i]);
     json_t *cfg = conv_config(s);
     bool cmd = ins->kind == KILN_DF_CMD;
-    json_object_set_new(cfg, cmd ? "Cmd" : "Entrypoint", strv_json(&args));
+    json_object_set_new(cfg, cmd ? "Cmd" : "Entrypoint", kiln_oci_json_strv(&args));
     if (cmd) {
         json_object_set_new(cfg, "ArgsEscaped", json_true());
         s->cmd_set = true;
@@ -413,7 +406,7 @@ static void healthcheck(struct conv_stage *s, const struct kiln_df_instruction *
     const struct kiln_df_healthcheck *h = &ins->health;
     json_t *hc = json_object();
     if (h->test.n)
-        json_object_set_new(hc, "Test", strv_json(&h->test));
+        json_object_set_new(hc, "Test", kiln_oci_json_strv(&h->test));
     const struct {
         const char *key;
         int64_t v;
@@ -440,7 +433,7 @@ static void healthcheck(struct conv_stage *s, const struct kiln_df_instruction *
 
 static void shell(struct conv_stage *s, const struct kiln_df_instruction *ins)
 {
-    json_object_set_new(conv_config(s), "Shell", strv_json(&ins->words));
+    json_object_set_new(conv_config(s), "Shell", kiln_oci_json_strv(&ins->words));
     struct kiln_buf msg = KILN_BUF_INIT(SIZE_MAX);
     kiln_buf_adds(&msg, "SHELL ");
     conv_fmt_list(&msg, &ins->words);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "oci/json.h"
 
 #include "base/banned.h"
 
@@ -102,14 +103,6 @@ struct kiln_vertex **kiln_vertex_input(struct kiln_vertex *v, size_t i)
     return NULL;
 }
 
-static json_t *strv_json(const struct kiln_strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
-    return a;
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -130,11 +123,11 @@ static json_t *copy_json(const struct kiln_vertex_copy *c)
         json_array_append_new(files, json_pack("{s:s, s:s}", "name", c->inline_files[i].name,
                                                "data", c->inline_files[i].data));
     return json_pack("{s:b, s:i, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:i}", "add", c->add,
-                     "from", (int)c->from_kind, "sources", strv_json(&c->sources), "inline", files,
-                     "dest", c->dest ? c->dest : "", "chown", str_or_null(c->chown), "chmod",
-                     str_or_null(c->chmod), "checksum", str_or_null(c->checksum), "excludes",
-                     strv_json(&c->excludes), "parents", c->parents, "link", c->link, "unpack",
-                     (int)c->unpack);
+                     "from", (int)c->from_kind, "sources", kiln_oci_json_strv(&c->sources),
+                     "inline", files, "dest", c->dest ? c->dest : "", "chown",
+                     str_or_null(c->chown), "chmod", str_or_null(c->chmod), "checksum",
+                     str_or_null(c->checksum), "excludes", kiln_oci_json_strv(&c->excludes),
+                     "parents", c->parents, "link", c->link, "unpack", (int)c->unpack);
 }
 
 /*
@@ -179,9 +172,10 @@ char *kiln_vertex_definition(const struct kiln_vertex *v)
         break;
     case KILN_VERTEX_EXEC:
         j = json_pack("{s:s, s:o, s:o, s:s, s:s, s:o, s:i, s:i}", "op", "exec", "args",
-                      strv_json(&v->exec.args), "env", strv_json(&v->exec.env), "cwd",
-                      v->exec.cwd ? v->exec.cwd : "/", "user", v->exec.user ? v->exec.user : "",
-                      "platform", platform_json(&v->exec.platform), "network",
+                      kiln_oci_json_strv(&v->exec.args), "env", kiln_oci_json_strv(&v->exec.env),
+                      "cwd", v->exec.cwd ? v->exec.cwd : "/", "user",
+                      v->exec.user ? v->exec.user : "", "platform",
+                      platform_json(&v->exec.platform), "network",
                       v->exec.run ? (int)v->exec.run->network : 0, "security",
                       v->exec.run ? (int)v->exec.run->security : 0);
         if (v->exec.n_mounts) {

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/strv.h"
+#include "oci/json.h"
 
 #include "base/banned.h"
 
@@ -32,14 +33,6 @@ int kiln_output_type_parse(const char *name, enum kiln_output_type *ret)
     return -1;
 }
 
-static json_t *strv_json(const struct kiln_strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
-    return a;
-}
-
 static json_t *nullable(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -49,9 +42,9 @@ json_t *kiln_build_output_json(const struct kiln_build_output *o)
 {
     return json_pack(
             "{s:s, s:o, s:o, s:b, s:s, s:i, s:b, s:o}", "type", type_names[o->type], "dest",
-            nullable(o->dest), "names", strv_json(&o->names), "push", o->push, "compression",
-            kiln_oci_compression_name(o->compression), "compression_level", o->compression_level,
-            "force_compression", o->force_compression, "oci_mediatypes",
+            nullable(o->dest), "names", kiln_oci_json_strv(&o->names), "push", o->push,
+            "compression", kiln_oci_compression_name(o->compression), "compression_level",
+            o->compression_level, "force_compression", o->force_compression, "oci_mediatypes",
             o->oci_mediatypes == KILN_DF_UNSET ? json_null() : json_boolean(o->oci_mediatypes));
 }
 
@@ -60,14 +53,15 @@ json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
     json_t *outputs = json_array();
     for (size_t i = 0; i < req->n_outputs; i++)
         json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s}", "context",
-                     nullable(req->context_dir), "dockerfile", nullable(req->dockerfile), "tags",
-                     strv_json(&req->tags), "build_args", strv_json(&req->build_args), "labels",
-                     strv_json(&req->labels), "target", nullable(req->target), "platforms",
-                     strv_json(&req->platforms), "outputs", outputs, "no_cache", req->no_cache,
-                     "pull", req->pull, "allow_network_host", req->allow_network_host,
-                     "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(),
-                     "builder", req->builder ? req->builder : "");
+    return json_pack(
+            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s}", "context",
+            nullable(req->context_dir), "dockerfile", nullable(req->dockerfile), "tags",
+            kiln_oci_json_strv(&req->tags), "build_args", kiln_oci_json_strv(&req->build_args),
+            "labels", kiln_oci_json_strv(&req->labels), "target", nullable(req->target),
+            "platforms", kiln_oci_json_strv(&req->platforms), "outputs", outputs, "no_cache",
+            req->no_cache, "pull", req->pull, "allow_network_host", req->allow_network_host,
+            "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
+            req->builder ? req->builder : "");
 }
 
 /* Reading: every key optional; a present key must hold the right type. */

@@ -276,3 +276,11 @@ int kiln_oci_json_load(const char *what, const char *text, size_t len, size_t ma
     *ret = v;
     return 0;
 }
+
+json_t *kiln_oci_json_strv(const struct kiln_strv *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n; i++)
+        json_array_append_new(a, json_string(s->v[i]));
+    return a;
+}

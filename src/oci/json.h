@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/strv.h"
 
 /* ---- writer (json.c) ---- */
 
@@ -48,6 +49,9 @@ void kiln_oci_jw_null(struct kiln_oci_jw *w);
 /* []byte: standard base64 with padding. */
 void kiln_oci_jw_base64(struct kiln_oci_jw *w, const uint8_t *p, size_t n);
 
+/* The strings of s as a JSON array. Caller decrefs. */
+json_t *kiln_oci_json_strv(const struct kiln_strv *s);
+
 /* ---- reader (json.c) ---- */
 
 /*
@@ -58,12 +62,13 @@ void kiln_oci_jw_base64(struct kiln_oci_jw *w, const uint8_t *p, size_t n);
 int kiln_oci_json_load(const char *what, const char *text, size_t len, size_t max, json_t **ret,
                        struct kiln_error **err);
 
+/* Standard base64 with padding, NUL-terminated. Caller frees. */
+char *kiln_oci_base64_encode(const uint8_t *p, size_t n);
+
 /*
  * Decodes standard base64 as Go's encoding/json does for []byte: padding
  * required, '\r' and '\n' skipped. Returns false for anything else.
  */
-/* Standard base64 with padding, NUL-terminated. Caller frees. */
-char *kiln_oci_base64_encode(const uint8_t *p, size_t n);
 
 bool kiln_oci_base64_decode(const char *s, uint8_t **ret, size_t *ret_len);
 

@@ -10,19 +10,12 @@
 #include "build-record.h"
 #include "builders.h"
 #include "context-slot.h"
+#include "oci/json.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
 
 #include "base/banned.h"
-
-static json_t *strv_json(const struct kiln_strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
-    return a;
-}
 
 static void builder_info(void *app, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
 {
@@ -34,7 +27,7 @@ static void builder_info(void *app, struct kilnd_http_request *rq, struct kilnd_
     kilnd_queue_stats(((struct kilnd *)app)->queue, &st);
     kilnd_http_json(rs, 200,
                     json_pack("{s:s++, s:o, s:I, s:i, s:I, s:i, s:i}", "name", b->account, "/",
-                              b->name, "platforms", strv_json(&b->platforms), "timeout_s",
+                              b->name, "platforms", kiln_oci_json_strv(&b->platforms), "timeout_s",
                               (json_int_t)b->timeout_s, "concurrency", b->concurrency, "cache_max",
                               (json_int_t)b->cache_max, "running", st.running, "queued",
                               st.queued));

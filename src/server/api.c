@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "builders.h"
+#include "oci/json.h"
 #include "scopes.h"
 #include "server.h"
 #include "store/store.h"
@@ -75,13 +76,10 @@ static void whoami(void *app, struct kilnd_http_request *rq, struct kilnd_http_r
     struct kilnd_principal *p = kilnd_api_auth(app, rq, rs);
     if (!p)
         return;
-    json_t *scopes = json_array();
-    for (size_t i = 0; i < p->scopes.n; i++)
-        json_array_append_new(scopes, json_string(p->scopes.v[i]));
     kilnd_http_json(rs, 200,
                     json_pack("{s:s, s:s, s:s, s:o}", "principal", p->name, "kind",
                               p->is_org ? "org" : "user", "token_id", p->token_id, "scopes",
-                              scopes));
+                              kiln_oci_json_strv(&p->scopes)));
     kilnd_principal_free(p);
 }
 

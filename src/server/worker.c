@@ -142,12 +142,9 @@ static json_t *result_json(int r, const struct kiln_error *e, const struct kiln_
     if (r < 0)
         return json_pack("{s:s, s:s, s:i}", "status", r == KILN_E_CANCELLED ? "canceled" : "failed",
                          "error", kiln_error_message(e, r), "line", e ? (int)e->line : 0);
-    json_t *names = json_array();
-    for (size_t i = 0; i < res->names.n; i++)
-        json_array_append_new(names, json_string(res->names.v[i]));
     return json_pack("{s:s, s:s, s:s, s:O?, s:o}", "status", "succeeded", "image_digest",
                      res->image_digest, "config_digest", res->config_digest, "descriptor",
-                     res->descriptor, "names", names);
+                     res->descriptor, "names", kiln_oci_json_strv(&res->names));
 }
 
 static int write_result(const char *build_dir, json_t *result)
