@@ -31,63 +31,37 @@ void kilnd_build_record_release(struct kilnd_build_record *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
-static int db_error(sqlite3 *h, int rc, const char *what, struct kiln_error **err)
+static const char *or_empty(const char *s)
 {
-    return kiln_error_set(err, rc == SQLITE_BUSY ? KILN_E_CONFLICT : -EIO, "build records: %s: %s",
-                          what, sqlite3_errmsg(h));
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_TRANSIENT);
-}
-
-/* Binds every column of rec; a statement that does not use one ignores it. */
-static int exec_record(struct kilnd_db *db, const char *sql, const struct kilnd_build_record *rec,
-                       struct kiln_error **err)
-{
-    sqlite3 *h = kilnd_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(h, rc, "prepare", err);
-    char *summary = rec->summary ? json_dumps(rec->summary, JSON_COMPACT) : NULL;
-    bind_text(st, 1, rec->id);
-    bind_text(st, 2, rec->builder);
-    bind_text(st, 3, rec->principal);
-    bind_text(st, 4, rec->token_id);
-    bind_text(st, 5, rec->state);
-    sqlite3_bind_int64(st, 6, rec->created_ns);
-    sqlite3_bind_int64(st, 7, rec->started_ns);
-    sqlite3_bind_int64(st, 8, rec->finished_ns);
-    sqlite3_bind_int64(st, 9, rec->steps_total);
-    sqlite3_bind_int64(st, 10, rec->steps_cached);
-    bind_text(st, 11, rec->image_digest);
-    bind_text(st, 12, rec->error);
-    bind_text(st, 13, summary ? summary : "{}");
-    rc = sqlite3_step(st);
-    free(summary);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_error(h, rc, "write", err);
+    return s ? s : "";
 }
 
 int kilnd_build_record_insert(struct kilnd_db *db, const struct kilnd_build_record *rec,
                               struct kiln_error **err)
 {
-    return exec_record(db,
-                       "INSERT INTO builds (" COLUMNS
-                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                       rec, err);
+    _cleanup_free_ char *summary = rec->summary ? json_dumps(rec->summary, JSON_COMPACT) : NULL;
+    int r = kilnd_db_run(db,
+                         "INSERT INTO builds (" COLUMNS
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                         "tttttiiiiittt", err, rec->id, or_empty(rec->builder),
+                         or_empty(rec->principal), or_empty(rec->token_id), or_empty(rec->state),
+                         rec->created_ns, rec->started_ns, rec->finished_ns, rec->steps_total,
+                         rec->steps_cached, or_empty(rec->image_digest), or_empty(rec->error),
+                         summary ? summary : "{}");
+    return r < 0 ? kiln_error_wrap(err, r, "build record %s", rec->id) : 0;
 }
 
 int kilnd_build_record_update(struct kilnd_db *db, const struct kilnd_build_record *rec,
                               struct kiln_error **err)
 {
-    return exec_record(db,
-                       "UPDATE builds SET state = ?5, started_ns = ?7, finished_ns = ?8, "
-                       "steps_total = ?9, steps_cached = ?10, image_digest = ?11, error = ?12 "
-                       "WHERE id = ?1",
-                       rec, err);
+    int r = kilnd_db_run(db,
+                         "UPDATE builds SET state = ?2, started_ns = ?3, finished_ns = ?4, "
+                         "steps_total = ?5, steps_cached = ?6, image_digest = ?7, error = ?8 "
+                         "WHERE id = ?1",
+                         "ttiiiitt", err, rec->id, or_empty(rec->state), rec->started_ns,
+                         rec->finished_ns, rec->steps_total, rec->steps_cached,
+                         or_empty(rec->image_digest), or_empty(rec->error));
+    return r < 0 ? kiln_error_wrap(err, r, "build record %s", rec->id) : 0;
 }
 
 static char *column(sqlite3_stmt *st, int i)
@@ -117,48 +91,36 @@ static void read_row(sqlite3_stmt *st, struct kilnd_build_record *rec)
 int kilnd_build_record_get(struct kilnd_db *db, const char *id, struct kilnd_build_record *ret,
                            struct kiln_error **err)
 {
-    sqlite3 *h = kilnd_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(h, "SELECT " COLUMNS " FROM builds WHERE id = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(h, rc, "prepare", err);
-    bind_text(st, 1, id);
-    rc = sqlite3_step(st);
-    int r = 0;
-    if (rc == SQLITE_ROW)
+    _cleanup_(kilnd_db_finalizep) sqlite3_stmt *st = NULL;
+    int r = kilnd_db_prepare(db, "SELECT " COLUMNS " FROM builds WHERE id = ?1", "t", &st, err, id);
+    if (r >= 0)
+        r = kilnd_db_step(st, err);
+    if (r > 0)
         read_row(st, ret);
-    else if (rc == SQLITE_DONE)
+    else if (r == 0)
         r = kiln_error_set(err, KILN_E_NOTFOUND, "no build '%s'", id);
-    else
-        r = db_error(h, rc, "read", err);
-    sqlite3_finalize(st);
-    return r;
+    return r < 0 ? r : 0;
 }
 
 int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned limit, json_t **ret,
                             struct kiln_error **err)
 {
-    sqlite3 *h = kilnd_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(h,
-                                "SELECT " COLUMNS " FROM builds WHERE builder = ?1 "
-                                "ORDER BY created_ns DESC LIMIT ?2",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(h, rc, "prepare", err);
-    bind_text(st, 1, builder);
-    sqlite3_bind_int(st, 2, (int)(limit < KILND_HISTORY_MAX ? limit : KILND_HISTORY_MAX));
+    _cleanup_(kilnd_db_finalizep) sqlite3_stmt *st = NULL;
+    int r = kilnd_db_prepare(db,
+                             "SELECT " COLUMNS " FROM builds WHERE builder = ?1 "
+                             "ORDER BY created_ns DESC LIMIT ?2",
+                             "ti", &st, err, builder,
+                             (int64_t)(limit < KILND_HISTORY_MAX ? limit : KILND_HISTORY_MAX));
     json_t *a = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (r >= 0 && (r = kilnd_db_step(st, err)) > 0) {
         struct kilnd_build_record rec = {0};
         read_row(st, &rec);
         json_array_append_new(a, kilnd_build_record_json(&rec));
         kilnd_build_record_release(&rec);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (r < 0) {
         json_decref(a);
-        return db_error(h, rc, "list", err);
+        return r;
     }
     *ret = a;
     return 0;
@@ -167,23 +129,17 @@ int kilnd_build_record_list(struct kilnd_db *db, const char *builder, unsigned l
 int kilnd_build_record_fail_unfinished(struct kilnd_db *db, const char *reason,
                                        struct kiln_strv *ret_ids, struct kiln_error **err)
 {
-    sqlite3 *h = kilnd_db_sqlite(db);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-            h,
-            "UPDATE builds SET state = 'failed', error = ?1, finished_ns = ?2 WHERE state IN "
-            "('uploading', 'queued', 'running') RETURNING id",
-            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(h, rc, "prepare", err);
-    bind_text(st, 1, reason);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    sqlite3_bind_int64(st, 2, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    _cleanup_(kilnd_db_finalizep) sqlite3_stmt *st = NULL;
+    int r = kilnd_db_prepare(db,
+                             "UPDATE builds SET state = 'failed', error = ?1, finished_ns = ?2 "
+                             "WHERE state IN ('uploading', 'queued', 'running') RETURNING id",
+                             "ti", &st, err, reason,
+                             (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    while (r >= 0 && (r = kilnd_db_step(st, err)) > 0)
         kiln_strv_push(ret_ids, (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_error(h, rc, "recover", err);
+    return r < 0 ? r : 0;
 }
 
 json_t *kilnd_build_record_json(const struct kilnd_build_record *rec)
