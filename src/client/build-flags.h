@@ -16,8 +16,6 @@
  * --build-arg, ...), and outputs (-o, --push and --load together). */
 #define KILN_BUILD_FLAG_VALUES_MAX 4096u
 #define KILN_BUILD_OUTPUTS_MAX     16u
-/* BuildKit's cap on one --secret's value (bytes). */
-#define KILN_BUILD_SECRET_MAX (500u * 1024u)
 
 /* What the command itself does with its flags (not part of the request). */
 struct kiln_build_cli {

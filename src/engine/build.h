@@ -44,6 +44,9 @@ struct kiln_build_output {
 };
 
 /* A build secret (--secret): its value, read by the client before the build. */
+/* BuildKit's cap on one --secret's value (bytes). */
+#define KILN_BUILD_SECRET_MAX (500u * 1024u)
+
 struct kiln_build_secret {
     char *id;
     uint8_t *data; /* zeroed on release */

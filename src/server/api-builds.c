@@ -16,7 +16,6 @@
 #include "builders.h"
 #include "context-sync.h"
 #include "engine/request-json.h"
-#include "oci/json.h"
 #include "oci/reference.h"
 #include "scopes.h"
 #include "server.h"
@@ -29,7 +28,7 @@
 #define DOCKERFILE_TEXT_MAX (1u << 20)
 #define REGISTRY_AUTHS_MAX  64
 #define SECRETS_MAX         64u
-#define SECRET_B64_MAX      ((500u * 1024 + 2) / 3 * 4)
+#define SECRET_B64_MAX      ((KILN_BUILD_SECRET_MAX + 2) / 3 * 4) /* its base64 */
 
 /* Checks the body's request against the builder; 0 or an error response. */
 static int check_request(const struct kilnd_builder *bl, json_t *j, bool *ret_output,
@@ -78,19 +77,9 @@ static int check_auths(json_t *auths, struct kiln_error **err)
 static char *request_token(struct kilnd_http_request *rq)
 {
     const char *h = kilnd_http_header(rq, "Authorization");
-    if (h && strncmp(h, "Bearer ", 7) == 0)
-        return kiln_xstrdup(h + 7);
-    uint8_t *raw = NULL;
-    size_t n = 0;
-    if (!h || strncmp(h, "Basic ", 6) != 0 || !kiln_oci_base64_decode(h + 6, &raw, &n))
-        return NULL;
-    char *s = kiln_xstrndup((const char *)raw, n), *colon = strchr(s, ':');
-    char *token = colon ? kiln_xstrdup(colon + 1) : NULL;
-    explicit_bzero(s, n);
-    explicit_bzero(raw, n);
-    free(s);
-    free(raw);
-    return token;
+    _cleanup_free_ char *name = NULL;
+    char *token = NULL;
+    return h && kilnd_auth_split(h, &name, &token) > 0 ? token : NULL;
 }
 
 /*
@@ -159,8 +148,8 @@ static int check_secrets(json_t *secrets, struct kiln_error **err)
         if (!id || !*id || strlen(id) > 255 || !data || strlen(data) > SECRET_B64_MAX)
             return kiln_error_set(err, KILN_E_INVALID,
                                   "secret %zu: needs an \"id\" and base64 \"data\" of at most "
-                                  "500 KiB",
-                                  i);
+                                  "%u KiB",
+                                  i, KILN_BUILD_SECRET_MAX / 1024);
     }
     return 0;
 }

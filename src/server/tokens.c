@@ -18,6 +18,7 @@
 #include "base/alloc.h"
 #include "db.h"
 #include "jwt.h"
+#include "oci/json.h"
 #include "ratelimit.h"
 #include "scopes.h"
 
@@ -29,7 +30,6 @@
 #define ID_ATTEMPTS  8 /* fresh ids tried when one is taken */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void kilnd_principal_free(struct kilnd_principal *p)
 {
@@ -361,47 +361,34 @@ int kilnd_token_verify(struct kilnd_db *db, const char *token, struct kilnd_prin
     return verify(db, token, ret, &why, err);
 }
 
-static int b64_value(char c)
+int kilnd_auth_split(const char *h, char **ret_name, char **ret_token)
 {
-    const char *p = c ? strchr(b64std, c) : NULL;
-    return p ? (int)(p - b64std) : -1;
-}
-
-/* Standard base64 with padding, as Basic credentials carry it; NULL when malformed. */
-static char *decode_basic(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len % 4 != 0)
-        return NULL;
-    char *out = kiln_xmalloc(len / 4 * 3 + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        size_t pad = 0;
-        for (size_t k = 0; k < 4; k++) {
-            bool last = i + 4 == len;
-            if (last && k >= 2 && s[i + k] == '=' && (k == 3 || s[i + 3] == '=')) {
-                v[k] = 0;
-                pad++;
-            } else if ((v[k] = b64_value(s[i + k])) < 0) {
-                free(out);
-                return NULL;
-            }
-        }
-        uint32_t w =
-                (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[o++] = (char)(w >> 16);
-        if (pad < 2)
-            out[o++] = (char)(w >> 8);
-        if (pad < 1)
-            out[o++] = (char)w;
+    if (strncasecmp(h, "Bearer ", 7) == 0) {
+        *ret_name = NULL;
+        *ret_token = kiln_xstrdup(h + 7 + strspn(h + 7, " "));
+        return 1;
     }
-    out[o] = '\0';
-    if (strlen(out) != o) { /* a NUL inside */
-        free(out);
-        return NULL;
+    if (strncasecmp(h, "Basic ", 6) != 0)
+        return 0;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (!kiln_oci_base64_decode(h + 6 + strspn(h + 6, " "), &raw, &n))
+        return -1;
+    char *cred = raw ? kiln_xstrndup((const char *)raw, n) : NULL;
+    char *colon = cred && strlen(cred) == n ? strchr(cred, ':') : NULL; /* no NUL inside */
+    int r = colon ? 1 : -1;
+    if (colon) {
+        *colon = '\0';
+        *ret_name = kiln_xstrdup(cred);
+        *ret_token = kiln_xstrdup(colon + 1);
     }
-    return out;
+    if (cred)
+        explicit_bzero(cred, n);
+    if (raw)
+        explicit_bzero(raw, n);
+    free(cred);
+    free(raw);
+    return r;
 }
 
 static int authenticate(struct kilnd_db *db, const char *h, struct kilnd_principal **ret,
@@ -410,21 +397,18 @@ static int authenticate(struct kilnd_db *db, const char *h, struct kilnd_princip
     *why = REFUSE_SCHEME;
     if (strlen(h) > KILND_AUTH_HEADER_MAX)
         return invalid(err);
-    if (strncasecmp(h, "Bearer ", 7) == 0)
-        return verify(db, h + 7 + strspn(h + 7, " "), ret, why, err);
-    if (strncasecmp(h, "Basic ", 6) != 0)
+    _cleanup_free_ char *name = NULL, *token = NULL;
+    int s = kilnd_auth_split(h, &name, &token);
+    if (s == 0)
         return kiln_error_set(err, KILN_E_DENIED,
                               "unsupported authorization: send Bearer TOKEN or Basic credentials");
-    _cleanup_free_ char *cred = decode_basic(h + 6 + strspn(h + 6, " "));
-    char *colon = cred ? strchr(cred, ':') : NULL;
-    if (!colon)
+    if (s < 0)
         return invalid(err);
-    *colon = '\0';
     struct kilnd_principal *p = NULL;
-    int r = verify(db, colon + 1, &p, why, err);
+    int r = verify(db, token, &p, why, err);
     if (r < 0)
         return r;
-    if (strcmp(cred, p->name) != 0) {
+    if (name && strcmp(name, p->name) != 0) {
         kilnd_principal_free(p);
         *why = REFUSE_NAME;
         return invalid(err);

@@ -78,6 +78,13 @@ int kilnd_token_verify(struct kilnd_db *db, const char *token, struct kilnd_prin
                        struct kiln_error **err);
 
 /*
+ * The parts of an Authorization header value: 1 for "Bearer TOKEN" (*ret_name
+ * NULL) or "Basic base64(NAME:TOKEN)"; 0 for another scheme; -1 for Basic
+ * credentials that do not decode to NAME:TOKEN. The caller frees both strings.
+ */
+int kilnd_auth_split(const char *authorization, char **ret_name, char **ret_token);
+
+/*
  * Authenticates an Authorization header value: "Bearer TOKEN" or
  * "Basic base64(NAME:TOKEN)", NAME the token's owner. KILN_E_DENIED for
  * every refusal, KILN_E_LIMIT ("too many failed attempts from IP: wait N s")
