@@ -22,6 +22,7 @@
 #include "base/buf.h"
 #include "kiln-version.h"
 #include "registry/credentials.h"
+#include "registry/registry.h"
 
 #include "base/banned.h"
 
@@ -436,12 +437,9 @@ static bool insecure_host(const char *host, const char *hostport)
     if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
         (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127))
         return true;
-    _cleanup_free_ char *list = kiln_xstrdup(getenv("KILN_INSECURE_REGISTRIES") ?: "");
-    char *save = NULL;
-    for (char *w = strtok_r(list, ", ", &save); w; w = strtok_r(NULL, ", ", &save))
-        if (strcmp(w, host) == 0 || strcmp(w, hostport) == 0)
-            return true;
-    return false;
+    _cleanup_strv_ struct kiln_strv list = KILN_STRV_INIT;
+    kiln_registry_insecure_from_env(&list);
+    return kiln_strv_find(&list, host) >= 0 || kiln_strv_find(&list, hostport) >= 0;
 }
 
 char *kiln_cloud_endpoint_for(const char *server)

@@ -16,6 +16,7 @@
 #include "cloud-build.h"
 #include "commands.h"
 #include "data-dir.h"
+#include "registry/registry.h"
 
 #include "base/banned.h"
 
@@ -88,13 +89,9 @@ void kiln_cmd_build_help(void)
  */
 static int settings(struct kiln_build_env *env, struct kiln_strv *insecure)
 {
-    const char *v = getenv("KILN_INSECURE_REGISTRIES");
-    _cleanup_free_ char *copy = kiln_xstrdup(v ? v : "");
-    char *save = NULL;
-    for (char *h = strtok_r(copy, ", ", &save); h; h = strtok_r(NULL, ", ", &save))
-        kiln_strv_push(insecure, h);
+    kiln_registry_insecure_from_env(insecure);
     env->insecure = (const char *const *)insecure->v;
-    v = getenv("KILN_CACHE_LIMIT");
+    const char *v = getenv("KILN_CACHE_LIMIT");
     if (v && *v && kiln_parse_size(v, &env->cache_limit) < 0) {
         fprintf(stderr, "kiln build: KILN_CACHE_LIMIT=%s: use a size such as 20GB\n", v);
         return -1;

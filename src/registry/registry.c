@@ -4,6 +4,7 @@
  * (CVE-2024-3727: a digest "sha256:../../x" must never reach a path), and
  * token scopes.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -93,4 +94,12 @@ enum kiln_oci_digest_algo kiln_registry_digest_algo(const char *digest)
 char *kiln_registry_scope(const char *repo, const char *actions)
 {
     return kiln_xasprintf("repository:%s:%s", repo, actions);
+}
+
+void kiln_registry_insecure_from_env(struct kiln_strv *ret)
+{
+    _cleanup_free_ char *list = kiln_xstrdup(getenv("KILN_INSECURE_REGISTRIES") ?: "");
+    char *save = NULL;
+    for (char *h = strtok_r(list, ", ", &save); h; h = strtok_r(NULL, ", ", &save))
+        kiln_strv_push(ret, h);
 }

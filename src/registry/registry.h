@@ -25,6 +25,7 @@
 
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/strv.h"
 #include "credentials.h"
 #include "oci/digest.h"
 #include "oci/platform.h"
@@ -48,6 +49,13 @@ struct kiln_registry_options {
     /* Blobs larger than this are uploaded in PATCH chunks of this size; 0: monolithic. */
     size_t chunk_size;
 };
+
+/*
+ * Appends the hosts of $KILN_INSECURE_REGISTRIES ("host[:port]", separated by
+ * commas or spaces) to ret: what kiln_registry_options.insecure lists for a
+ * build, in `kiln build` and in kilnd's build workers alike.
+ */
+void kiln_registry_insecure_from_env(struct kiln_strv *ret);
 
 /*
  * A client for the registry of `domain` as references name it

@@ -29,6 +29,7 @@
 #include "engine/request-json.h"
 #include "oci/json.h"
 #include "registry/credentials.h"
+#include "registry/registry.h"
 #include "store/store.h"
 
 #include "base/banned.h"
@@ -182,7 +183,10 @@ int kilnd_worker_main(int argc, char **argv)
     struct kiln_build_request req = {0};
     struct kiln_build_result res = {0};
     struct kiln_error *e = NULL;
+    _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
+    kiln_registry_insecure_from_env(&insecure); /* kilnd's environment, as kiln build reads it */
     struct kiln_build_env env = {
+            .insecure = (const char *const *)insecure.v,
             .data_dir = json_string_value(json_object_get(job, "store")),
             .progress = kiln_progress_new(KILN_PROGRESS_RAWJSON, stdout),
             .cancel_fd = cancel_pipe[0],
