@@ -31,27 +31,26 @@
 #define SECRET_B64_MAX      ((KILN_BUILD_SECRET_MAX + 2) / 3 * 4) /* its base64 */
 
 /* Checks the body's request against the builder; 0 or an error response. */
-static int check_request(const struct kilnd_builder *bl, json_t *j, bool *ret_output,
-                         struct kiln_error **err)
+/* Checks the request (parsed) against the builder; *ret_output: an output streams back. */
+static int check_request(const struct kilnd_builder *bl, const struct kiln_build_request *req,
+                         bool *ret_output, struct kiln_error **err)
 {
-    struct kiln_build_request req;
-    int r = kiln_build_request_from_json(j, &req, err);
-    for (size_t i = 0; r >= 0 && i < req.platforms.n; i++)
-        if (kiln_strv_find(&bl->platforms, req.platforms.v[i]) < 0)
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < req->platforms.n; i++)
+        if (kiln_strv_find(&bl->platforms, req->platforms.v[i]) < 0)
             r = kiln_error_set(err, KILN_E_INVALID,
                                "builder %s/%s does not build %s: ask for one of its platforms, "
                                "or have its admin add it (kilnd admin builder create --platforms)",
-                               bl->account, bl->name, req.platforms.v[i]);
+                               bl->account, bl->name, req->platforms.v[i]);
     *ret_output = false;
-    for (size_t i = 0; r >= 0 && i < req.n_outputs; i++)
-        if (req.outputs[i].type != KILN_OUTPUT_IMAGE &&
-            req.outputs[i].type != KILN_OUTPUT_CACHEONLY)
+    for (size_t i = 0; r >= 0 && i < req->n_outputs; i++)
+        if (req->outputs[i].type != KILN_OUTPUT_IMAGE &&
+            req->outputs[i].type != KILN_OUTPUT_CACHEONLY)
             *ret_output = true;
-    if (r >= 0 && req.n_outputs > 1 && *ret_output)
+    if (r >= 0 && req->n_outputs > 1 && *ret_output)
         r = kiln_error_set(err, KILN_E_INVALID,
                            "a cloud build streams back one output at most; push the image and "
                            "export one of oci, docker, tar or local");
-    kiln_build_request_release(&req);
     return r;
 }
 
@@ -90,20 +89,20 @@ static char *request_token(struct kilnd_http_request *rq)
  * as any client would (no registry password travels from the client).
  */
 static int trusted_registry_pushes(struct kilnd *app, struct kilnd_http_request *rq,
-                                   const struct kilnd_principal *p, json_t *request, json_t *auths,
+                                   const struct kilnd_principal *p,
+                                   const struct kiln_build_request *req, json_t *auths,
                                    struct kiln_error **err)
 {
     const char *trusted = app->ts ? kilnd_token_service_registry(app->ts) : NULL;
     if (!trusted)
         return 0;
-    struct kiln_build_request req;
-    int r = kiln_build_request_from_json(request, &req, err);
+    int r = 0;
     bool pushes = false;
-    for (size_t o = 0; r >= 0 && o < req.n_outputs; o++) {
-        const struct kiln_build_output *out = &req.outputs[o];
+    for (size_t o = 0; r >= 0 && o < req->n_outputs; o++) {
+        const struct kiln_build_output *out = &req->outputs[o];
         if (out->type != KILN_OUTPUT_IMAGE || !out->push)
             continue;
-        const struct kiln_strv *names = out->names.n ? &out->names : &req.tags;
+        const struct kiln_strv *names = out->names.n ? &out->names : &req->tags;
         for (size_t i = 0; r >= 0 && i < names->n; i++) {
             struct kiln_oci_ref *ref = NULL;
             if (kiln_oci_ref_parse_normalized(names->v[i], &ref, NULL) < 0)
@@ -120,7 +119,6 @@ static int trusted_registry_pushes(struct kilnd *app, struct kilnd_http_request 
             kiln_oci_ref_free(ref);
         }
     }
-    kiln_build_request_release(&req);
     if (r >= 0 && pushes) {
         _cleanup_free_ char *token = request_token(rq);
         if (token)
@@ -202,8 +200,11 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (r >= 0 && name && (!json_is_string(name) || json_string_length(name) > 4096))
         r = kiln_error_set(&e, KILN_E_INVALID,
                            "\"context_name\" must be a string of at most 4096 bytes");
+    struct kiln_build_request req = {0};
     if (r >= 0)
-        r = check_request(bl, request, &output, &e);
+        r = kiln_build_request_from_json(request, &req, &e);
+    if (r >= 0)
+        r = check_request(bl, &req, &output, &e);
     if (r >= 0)
         r = kilnd_context_check(context, &e);
     if (r >= 0)
@@ -214,7 +215,8 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
                             ? json_deep_copy(json_object_get(j, "registry_auth"))
                             : json_object();
     if (r >= 0)
-        r = trusted_registry_pushes(app, rq, p, request, auths, &e);
+        r = trusted_registry_pushes(app, rq, p, &req, auths, &e);
+    kiln_build_request_release(&req);
     _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
     struct kilnd_build *b = NULL;
     if (r >= 0)
