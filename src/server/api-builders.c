@@ -23,8 +23,9 @@ static void builder_info(void *app, struct kilnd_http_request *rq, struct kilnd_
     struct kilnd_builder *b;
     if (!kilnd_api_builder(app, rq, rs, &p, &b))
         return;
+    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", b->account, b->name);
     struct kilnd_queue_stats st;
-    kilnd_queue_stats(((struct kilnd *)app)->queue, &st);
+    kilnd_queue_stats(((struct kilnd *)app)->queue, key, &st);
     kilnd_http_json(rs, 200,
                     json_pack("{s:s++, s:o, s:I, s:i, s:I, s:i, s:i}", "name", b->account, "/",
                               b->name, "platforms", kiln_oci_json_strv(&b->platforms), "timeout_s",

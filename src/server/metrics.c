@@ -57,7 +57,7 @@ static void cache_sizes(struct kiln_buf *b, const char *data_dir)
 char *kilnd_metrics_text(struct kilnd *app)
 {
     struct kilnd_queue_stats st;
-    kilnd_queue_stats(app->queue, &st);
+    kilnd_queue_stats(app->queue, NULL, &st);
     struct kiln_buf b = KILN_BUF_INIT(METRICS_MAX);
     metric(&b, "kilnd_builds_total", "counter", "Builds that ended, by result.");
     static const char *const results[] = {"succeeded", "failed", "canceled"};

@@ -305,12 +305,12 @@ void kilnd_queue_drain(struct kilnd_queue *q, int64_t timeout_s)
     pthread_mutex_unlock(&q->lock);
 }
 
-void kilnd_queue_stats(struct kilnd_queue *q, struct kilnd_queue_stats *ret)
+void kilnd_queue_stats(struct kilnd_queue *q, const char *builder, struct kilnd_queue_stats *ret)
 {
     pthread_mutex_lock(&q->lock);
     *ret = q->stats;
-    ret->running = count(q, NULL, "running");
-    ret->queued = count(q, NULL, "queued");
-    ret->uploading = count(q, NULL, "uploading");
+    ret->running = count(q, builder, "running");
+    ret->queued = count(q, builder, "queued");
+    ret->uploading = count(q, builder, "uploading");
     pthread_mutex_unlock(&q->lock);
 }

@@ -44,8 +44,8 @@ struct kilnd_build {
 };
 
 struct kilnd_queue_stats {
-    unsigned running, queued, uploading;
-    uint64_t finished[3]; /* succeeded, failed, canceled since start */
+    unsigned running, queued, uploading; /* of the builder asked for, or of all */
+    uint64_t finished[3];                /* succeeded, failed, canceled since start */
     uint64_t steps_total, steps_cached;
 };
 
@@ -76,7 +76,8 @@ int kilnd_queue_cancel(struct kilnd_queue *q, const char *id, const char *reason
  * cancels them and waits for their end. */
 void kilnd_queue_drain(struct kilnd_queue *q, int64_t timeout_s);
 bool kilnd_queue_draining(struct kilnd_queue *q);
-void kilnd_queue_stats(struct kilnd_queue *q, struct kilnd_queue_stats *ret);
+/* The counters; running, queued and uploading of `builder` ("account/name"; NULL: all). */
+void kilnd_queue_stats(struct kilnd_queue *q, const char *builder, struct kilnd_queue_stats *ret);
 
 struct kilnd_build *kilnd_build_ref(struct kilnd_build *b);
 void kilnd_build_unref(struct kilnd_build *b);
