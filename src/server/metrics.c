@@ -24,9 +24,10 @@ static void metric(struct kiln_buf *b, const char *name, const char *type, const
     kiln_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* kilnd_cache_bytes for every builder that has a store. */
-static void cache_sizes(struct kiln_buf *b, const char *data_dir)
+/* kilnd_cache_bytes for every builder that has a store (held open as requests hold them). */
+static void cache_sizes(struct kiln_buf *b, struct kilnd *app)
 {
+    const char *data_dir = app->data_dir;
     _cleanup_free_ char *root = kiln_xasprintf("%s/builders", data_dir);
     DIR *accounts = opendir(root);
     if (!accounts)
@@ -40,10 +41,11 @@ static void cache_sizes(struct kiln_buf *b, const char *data_dir)
         for (struct dirent *n; names && (n = readdir(names));) {
             if (n->d_name[0] == '.')
                 continue;
-            _cleanup_free_ char *dir = kiln_xasprintf("%s/%s", adir, n->d_name);
+            _cleanup_free_ char *builder = kiln_xasprintf("%s/%s", a->d_name, n->d_name);
             struct kiln_store *s = NULL;
             struct kiln_store_usage u;
-            if (kiln_store_open(dir, &s, NULL) >= 0 && kiln_store_du(s, &u, NULL) >= 0)
+            if (kilnd_api_builder_store(app, builder, &s, NULL) >= 0 &&
+                kiln_store_du(s, &u, NULL) >= 0)
                 kiln_buf_addf(b, "kilnd_cache_bytes{builder=\"%s/%s\"} %" PRIu64 "\n", a->d_name,
                               n->d_name, u.total_bytes);
             kiln_store_close(s);
@@ -89,6 +91,6 @@ char *kilnd_metrics_text(struct kilnd *app)
     metric(&b, "kilnd_context_bytes_total", "counter", "Build context bytes uploaded.");
     kiln_buf_addf(&b, "kilnd_context_bytes_total %" PRIu64 "\n",
                   (uint64_t)atomic_load(&app->context_bytes));
-    cache_sizes(&b, app->data_dir);
+    cache_sizes(&b, app);
     return kiln_buf_detach(&b, NULL);
 }
