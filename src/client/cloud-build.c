@@ -5,6 +5,7 @@
 #include "cloud-build.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "context-upload.h"
 #include "context/read-dockerfile.h"
 #include "engine/request-json.h"
+#include "oci/digest.h"
 #include "oci/json.h"
 #include "oci/reference.h"
 #include "registry/credentials.h"
@@ -121,26 +123,48 @@ static json_t *secrets_json(const struct kiln_build_request *req)
     return a;
 }
 
+/* The sha256 of the index's compact JSON: the name the builder keeps it by. */
+static int index_digest(json_t *entries, char digest[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
+{
+    _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
+    if (!text)
+        return kiln_error_set(err, -ENOMEM, "cannot write the context's index");
+    return kiln_oci_digest_bytes(KILN_OCI_SHA256, text, strlen(text), digest, err);
+}
+
+/*
+ * Creates the build, naming the context's index by digest first: a builder
+ * that kept it from an earlier build needs nothing more; otherwise the index
+ * itself goes in a second request.
+ */
 static int create(struct run *run, struct kiln_build_request *req, json_t *context,
                   json_t **ret_missing, struct kiln_error **err)
 {
-    if (req->n_ssh) {
-        json_decref(context);
+    if (req->n_ssh)
         return kiln_error_set(err, KILN_E_INVALID,
                               "--ssh: a cloud builder cannot reach this machine's SSH agent; "
                               "use --secret, or build with the local driver (--builder default)");
-    }
+    char digest[KILN_OCI_DIGEST_MAX];
+    int r = index_digest(context, digest, err);
+    if (r < 0)
+        return r;
     json_t *request = kiln_build_request_to_json(req);
     json_object_del(request, "context");
     char *where = realpath(req->context_dir, NULL);
-    json_t *body = json_pack("{s:o, s:s, s:o, s:o, s:s, s:o}", "request", request, "dockerfile",
-                             req->dockerfile_text, "context", context, "registry_auth",
+    json_t *body = json_pack("{s:o, s:s, s:s, s:o, s:s, s:o}", "request", request, "dockerfile",
+                             req->dockerfile_text, "context_digest", digest, "registry_auth",
                              registry_auths(req), "context_name", where ? where : req->context_dir,
                              "secrets", secrets_json(req));
     free(where);
     _cleanup_free_ char *path = kiln_xasprintf("/v1/builders/%s/builds", run->b->builder);
     json_t *answer = NULL;
-    int r = kiln_cloud_json(run->c, "POST", path, body, &answer, err);
+    r = kiln_cloud_json(run->c, "POST", path, body, &answer, err);
+    if (r >= 0 && json_is_true(json_object_get(answer, "context_needed"))) {
+        json_decref(answer);
+        answer = NULL;
+        json_object_set(body, "context", context);
+        r = kiln_cloud_json(run->c, "POST", path, body, &answer, err);
+    }
     json_decref(body);
     if (r < 0)
         return r;
@@ -210,7 +234,7 @@ static int send_context(struct run *run, struct kiln_build_request *req, struct 
     struct kiln_context_index_stats stats = {0};
     int r = kiln_context_index_build(req->context_dir, &entries, &stats, err);
     if (r >= 0)
-        r = create(run, req, json_incref(entries), &missing, err);
+        r = create(run, req, entries, &missing, err);
     if (r >= 0 && json_array_size(missing))
         r = upload(run, req->context_dir, entries, missing, err);
     json_decref(entries);

@@ -33,7 +33,8 @@ struct collect {
     json_t *entries;
     const char **files; /* the regular files' paths (owned by their entries) */
     size_t *file_entry; /* the index in entries of each */
-    size_t nfiles, alloc, alloc2;
+    struct stat *stats; /* and its stat from the walk */
+    size_t nfiles, alloc, alloc2, alloc3;
     struct kiln_error **err;
 };
 
@@ -111,6 +112,8 @@ static int add_entry(const char *path, const struct stat *st, void *userdata)
     if (S_ISREG(st->st_mode)) {
         KILN_GROW(c->files, c->alloc, c->nfiles + 1);
         KILN_GROW(c->file_entry, c->alloc2, c->nfiles + 1);
+        KILN_GROW(c->stats, c->alloc3, c->nfiles + 1);
+        c->stats[c->nfiles] = *st;
         c->files[c->nfiles] = json_string_value(json_object_get(e, "path"));
         c->file_entry[c->nfiles++] = json_array_size(c->entries);
     }
@@ -123,6 +126,7 @@ struct hasher {
     struct kiln_hash_cache
             *cache; /* digests of files unchanged since the last build; may be NULL */
     const char **files;
+    const size_t *todo; /* the files to hash: those the cache does not know */
     size_t n;
     char (*digests)[KILN_OCI_DIGEST_MAX];
     uint64_t *sizes;
@@ -138,11 +142,6 @@ static int hash_file(struct kiln_hash_cache *cache, int ctxfd, const char *path,
                      struct kiln_error **err)
 {
     struct stat st;
-    if (cache && fstatat(ctxfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-        kiln_hash_cache_get(cache, path, &st, ret)) {
-        *ret_size = (uint64_t)st.st_size;
-        return 0;
-    }
     _cleanup_close_ int fd = kiln_context_index_open_file(ctxfd, path, err);
     if (fd < 0)
         return fd;
@@ -177,9 +176,10 @@ static void *hash_files(void *arg)
     struct hasher *h = arg;
     _cleanup_free_ unsigned char *block = kiln_xmalloc(KILN_CONTEXT_INDEX_BLOCK);
     for (;;) {
-        size_t i = atomic_fetch_add(&h->next, 1);
-        if (i >= h->n || atomic_load(&h->failed))
+        size_t k = atomic_fetch_add(&h->next, 1);
+        if (k >= h->n || atomic_load(&h->failed))
             break;
+        size_t i = h->todo[k];
         struct kiln_error *e = NULL;
         int r = hash_file(h->cache, h->ctxfd, h->files[i], block, h->digests[i], &h->sizes[i], &e);
         if (r < 0) {
@@ -218,18 +218,26 @@ static struct kiln_hash_cache *open_cache(const char *context_dir)
 static int hash_all(struct collect *c, struct kiln_hash_cache *cache, uint64_t *ret_bytes,
                     struct kiln_error **err)
 {
+    _cleanup_free_ size_t *todo = kiln_xcalloc(c->nfiles + 1, sizeof(size_t));
     struct hasher h = {
             .ctxfd = c->ctxfd,
             .cache = cache,
             .files = c->files,
-            .n = c->nfiles,
+            .todo = todo,
             .digests = kiln_xcalloc(c->nfiles + 1, KILN_OCI_DIGEST_MAX),
             .sizes = kiln_xcalloc(c->nfiles + 1, sizeof(uint64_t)),
             .lock = PTHREAD_MUTEX_INITIALIZER,
     };
+    /* the walk's stat answers for files unchanged since the last build; threads hash the rest */
+    for (size_t i = 0; i < c->nfiles; i++) {
+        if (cache && kiln_hash_cache_get(cache, c->files[i], &c->stats[i], h.digests[i]))
+            h.sizes[i] = (uint64_t)c->stats[i].st_size;
+        else
+            todo[h.n++] = i;
+    }
     pthread_t t[HASH_THREADS - 1];
     size_t started = 0;
-    for (; started < ELEMENTSOF(t); started++)
+    for (; h.n > 1 && started < ELEMENTSOF(t); started++)
         if (pthread_create(&t[started], NULL, hash_files, &h) != 0)
             break;
     hash_files(&h);
@@ -293,6 +301,7 @@ int kiln_context_index_build(const char *context_dir, json_t **ret_entries,
         (void)kiln_hash_cache_save(cache, NULL); /* a cache not written is only slower */
     free(c.files);
     free(c.file_entry);
+    free(c.stats);
     if (r < 0) {
         json_decref(c.entries);
         return r;

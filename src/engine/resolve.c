@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -83,6 +84,19 @@ static int buf_write(void *data, const void *p, size_t len, struct kiln_error **
                    : 0;
 }
 
+/* Blob `digest` from the store into b; false when the store lacks it (or it cannot be read). */
+static bool read_stored(struct kiln_store *s, const char *digest, struct kiln_buf *b)
+{
+    int fd = -1;
+    if (kiln_content_open_file(s, digest, &fd, NULL) < 0)
+        return false;
+    bool ok = kiln_buf_read_fd(b, fd) >= 0;
+    close(fd);
+    if (!ok)
+        kiln_buf_reset(b);
+    return ok;
+}
+
 /* Fetches manifest and config of `ref` into a new resolved image. */
 static int fetch(struct kiln_resolver *r, const struct kiln_oci_ref *ref,
                  const struct kiln_oci_platform *platform, struct kiln_resolved_image **ret,
@@ -99,14 +113,20 @@ static int fetch(struct kiln_resolver *r, const struct kiln_oci_ref *ref,
     memcpy(im->manifest_digest, m->digest, sizeof(im->manifest_digest));
     struct kiln_content_expect me = {
             .digest = m->digest, .size = (int64_t)m->len, .media_type = m->media_type};
-    rc = kiln_content_put(r->store, &me, NULL, m->data, m->len, NULL, err);
+    /* content the store has (an earlier build's base) is neither stored again nor fetched */
+    rc = kiln_content_exists(r->store, m->digest, err);
+    if (rc == 0)
+        rc = kiln_content_put(r->store, &me, NULL, m->data, m->len, NULL, err);
     if (rc >= 0)
         rc = kiln_oci_manifest_parse(m->data, m->len, 0, &im->manifest, err);
     struct kiln_buf cfg = KILN_BUF_INIT(KILN_CONFIG_MAX);
+    bool stored = false;
     if (rc >= 0)
+        stored = read_stored(r->store, im->manifest->config.digest, &cfg);
+    if (rc >= 0 && !stored)
         rc = kiln_registry_blob_get(c, ref->path, im->manifest->config.digest,
                                     im->manifest->config.size, buf_write, &cfg, err);
-    if (rc >= 0) {
+    if (rc >= 0 && !stored) {
         struct kiln_content_expect ce = {.digest = im->manifest->config.digest,
                                          .size = im->manifest->config.size,
                                          .media_type = im->manifest->config.media_type};

@@ -14,6 +14,8 @@
 #include "base/alloc.h"
 #include "build-record.h"
 #include "builders.h"
+#include "context-indexes.h"
+#include "context-slot.h"
 #include "context-sync.h"
 #include "engine/request-json.h"
 #include "oci/reference.h"
@@ -163,20 +165,57 @@ static json_t *summary(json_t *request)
                      json_object_get(request, "target"), "outputs", types);
 }
 
-/* What of b's context the builder's store lacks; queues b when nothing. */
+/*
+ * What of b's context the builder's store lacks; queues b when nothing. A
+ * slot that holds the context already needs nothing; otherwise the index is
+ * read (once) and the store asked.
+ */
 static int sync_state(struct kilnd *app, struct kilnd_build *b, json_t **ret_missing,
                       struct kiln_error **err)
 {
-    _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
-    int r = kilnd_api_builder_store(app, b->builder, &s, err);
-    if (r < 0)
-        return r;
-    json_t *context = json_object_get(b->job, "context");
-    if ((r = kilnd_context_missing(s, context, ret_missing, err)) < 0)
-        return r;
+    const char *digest = json_string_value(json_object_get(b->job, "context_digest"));
+    const char *hint = json_string_value(json_object_get(b->job, "context_name"));
+    int r = 0;
+    if (!b->context && kilnd_context_slot_holds(b->store, hint, digest)) {
+        *ret_missing = json_array();
+    } else {
+        _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
+        if (!b->context)
+            r = kilnd_context_index_load(b->store, digest, &b->context, err);
+        if (r >= 0)
+            r = kilnd_api_builder_store(app, b->builder, &s, err);
+        if (r >= 0)
+            r = kilnd_context_missing(s, b->context, ret_missing, err);
+        if (r < 0)
+            return r;
+    }
     if (json_array_size(*ret_missing) == 0)
         r = kilnd_queue_submit(app->queue, b, err);
     return r;
+}
+
+/*
+ * The context of a new build: the index sent (checked, then kept by digest)
+ * or the digest of an index kept earlier. *ret_known is false when the
+ * builder does not have the digest named: the client sends the index then.
+ */
+static int context_of(json_t *j, const char *store_dir, char digest[KILN_OCI_DIGEST_MAX],
+                      bool *ret_known, struct kiln_error **err)
+{
+    json_t *context = json_object_get(j, "context");
+    const char *named = json_string_value(json_object_get(j, "context_digest"));
+    *ret_known = true;
+    if (context) {
+        int r = kilnd_context_check(context, err);
+        return r < 0 ? r : kilnd_context_index_save(store_dir, context, digest, err);
+    }
+    if (!named || kiln_oci_digest_validate(named, NULL) < 0 || strlen(named) >= KILN_OCI_DIGEST_MAX)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "a build needs \"context\" (the index of its context) or "
+                              "\"context_digest\" (the sha256 of an index sent before)");
+    snprintf(digest, KILN_OCI_DIGEST_MAX, "%s", named);
+    *ret_known = kilnd_context_index_known(store_dir, digest);
+    return 0;
 }
 
 static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
@@ -187,10 +226,10 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (!kilnd_api_builder(app, rq, rs, &p, &bl))
         return;
     json_t *j = rq->json, *request = json_object_get(j, "request");
-    json_t *context = json_object_get(j, "context");
     const char *dockerfile = json_string_value(json_object_get(j, "dockerfile"));
     struct kiln_error *e = NULL;
-    bool output = false;
+    bool output = false, known = true;
+    char digest[KILN_OCI_DIGEST_MAX] = "";
     int r = 0;
     if (!dockerfile || strlen(dockerfile) > DOCKERFILE_TEXT_MAX)
         r = kiln_error_set(&e, KILN_E_INVALID,
@@ -205,8 +244,10 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         r = kiln_build_request_from_json(request, &req, &e);
     if (r >= 0)
         r = check_request(bl, &req, &output, &e);
+    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
+    _cleanup_free_ char *store = kiln_xasprintf("%s/builders/%s", app->data_dir, key);
     if (r >= 0)
-        r = kilnd_context_check(context, &e);
+        r = context_of(j, store, digest, &known, &e);
     if (r >= 0)
         r = check_auths(json_object_get(j, "registry_auth"), &e);
     if (r >= 0)
@@ -217,28 +258,30 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     if (r >= 0)
         r = trusted_registry_pushes(app, rq, p, &req, auths, &e);
     kiln_build_request_release(&req);
-    _cleanup_free_ char *key = kiln_xasprintf("%s/%s", bl->account, bl->name);
     struct kilnd_build *b = NULL;
-    if (r >= 0)
+    if (r >= 0 && known)
         r = kilnd_queue_create(app->queue, app->data_dir, key, p->name, p->token_id, bl->timeout_s,
                                (unsigned)bl->concurrency, &b, &e);
     json_t *missing = NULL;
-    if (r >= 0) {
+    if (b) {
         b->output = output;
         b->rec.summary = summary(request);
-        b->job = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O?, s:I, s:O?, s:O?}", "store", b->store,
-                           "builder", key, "request", request, "dockerfile", dockerfile, "context",
-                           context, "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max,
-                           "context_name", json_object_get(j, "context_name"), "secrets",
-                           json_object_get(j, "secrets"));
+        b->context = json_incref(json_object_get(j, "context"));
+        b->job = json_pack(
+                "{s:s, s:s, s:O, s:s, s:s, s:O, s:I, s:O?, s:O?}", "store", b->store, "builder",
+                key, "request", request, "dockerfile", dockerfile, "context_digest", digest,
+                "registry_auth", auths, "cache_max", (json_int_t)bl->cache_max, "context_name",
+                json_object_get(j, "context_name"), "secrets", json_object_get(j, "secrets"));
         r = kilnd_queue_record(app->queue, b, &e);
+        if (r >= 0)
+            r = sync_state(app, b, &missing, &e);
     }
-    if (r >= 0)
-        r = sync_state(app, b, &missing, &e);
     if (r < 0) {
         if (b)
             kilnd_queue_cancel(app->queue, b->id, kiln_error_message(e, r), NULL);
         kilnd_http_fail(rs, r, e);
+    } else if (!b) {
+        kilnd_http_json(rs, 200, json_pack("{s:b}", "context_needed", 1));
     } else {
         kilnd_http_json(rs, 201, json_pack("{s:s, s:o}", "id", b->id, "missing", missing));
     }
@@ -332,7 +375,7 @@ static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     struct kiln_error *e = NULL;
     int r = kilnd_api_builder_store(app, b->builder, &s, &e);
     if (r >= 0)
-        r = kilnd_context_missing(s, json_object_get(b->job, "context"), &missing, &e);
+        r = kilnd_context_missing(s, b->context, &missing, &e);
     if (r >= 0)
         r = kilnd_context_receive(s, rq->spool_fd, missing, &stored, &e);
     atomic_fetch_add(&app->context_bytes, rq->bytes);

@@ -15,13 +15,12 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "context-indexes.h"
 #include "context-sync.h"
 #include "oci/digest.h"
 #include "oci/whiteout.h"
 
 #include "base/banned.h"
-
-#define INDEX_MAX (256u << 20)
 
 static bool hint_is(const char *dir, const char *hint)
 {
@@ -132,41 +131,68 @@ static bool write_file(const char *path, const char *text)
     return false;
 }
 
-int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s, json_t *entries,
-                            struct kiln_error **err)
+/* The slot's index.json: a link to the kept index (never rewritten), else a copy. */
+static bool keep_index(const char *path, const char *store_dir, const char *digest, json_t *entries)
+{
+    _cleanup_free_ char *kept =
+            kiln_xasprintf("%s/contexts/indexes/%s.json", store_dir, digest + strlen("sha256:"));
+    if (link(kept, path) == 0)
+        return true;
+    _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
+    return text && write_file(path, text);
+}
+
+int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s,
+                            const char *store_dir, const char *digest, struct kiln_error **err)
 {
     _cleanup_free_ char *prev = kiln_xasprintf("%s/index.json.prev", slot->dir);
     _cleanup_free_ char *path = kiln_xasprintf("%s/index.json", slot->dir);
     _cleanup_free_ char *digest_path = kiln_xasprintf("%s/index.sha256", slot->dir);
-    _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
-    char digest[KILN_OCI_DIGEST_MAX];
-    int r = text ? kiln_oci_digest_bytes(KILN_OCI_SHA256, text, strlen(text), digest, err)
-                 : kiln_error_set(err, -ENOMEM, "cannot write the context's index");
-    if (r < 0)
-        return r;
     if (slot->has_previous && strcmp(slot->previous_digest, digest) == 0) {
-        /* the same context again (a CI rerun, a fresh clone): nothing to write */
+        /* the same context again (a CI rerun, a fresh clone): nothing to read or write */
         if (rename(prev, path) < 0)
             unlink(prev);
         return 0;
     }
+    json_t *entries = NULL;
+    int r = kilnd_context_index_load(store_dir, digest, &entries, err);
+    if (r < 0)
+        return r;
     json_t *previous = slot->has_previous ? json_load_file(prev, 0, NULL) : NULL;
     if (slot->has_previous && !json_is_array(previous)) {
         json_decref(previous);
         previous = NULL;
-        if ((r = empty_tree(slot, err)) < 0)
-            return r;
+        r = empty_tree(slot, err);
     }
-    r = kilnd_context_materialize(s, entries, previous, slot->tree, err);
+    if (r >= 0)
+        r = kilnd_context_materialize(s, entries, previous, slot->tree, err);
     json_decref(previous);
     unlink(prev);
     unlink(digest_path);
-    if (r < 0)
-        return r;
+    unlink(path);
     /* a file not written only makes the next build start from an empty tree */
-    if (write_file(path, text) && !write_file(digest_path, digest))
+    if (r >= 0 && keep_index(path, store_dir, digest, entries) && !write_file(digest_path, digest))
         unlink(path);
-    return 0;
+    json_decref(entries);
+    return r;
+}
+
+bool kilnd_context_slot_holds(const char *store_dir, const char *hint, const char *digest)
+{
+    for (unsigned n = 0; n < KILND_CONTEXT_SLOTS_MAX; n++) {
+        _cleanup_free_ char *d = kiln_xasprintf("%s/contexts/%u", store_dir, n);
+        if (!hint_is(d, hint ? hint : ""))
+            continue;
+        _cleanup_free_ char *index = kiln_xasprintf("%s/index.json", d);
+        _cleanup_free_ char *path = kiln_xasprintf("%s/index.sha256", d);
+        struct kiln_buf b = KILN_BUF_INIT(KILN_OCI_DIGEST_MAX);
+        bool same = access(index, F_OK) == 0 && kiln_buf_read_file(&b, path) >= 0 &&
+                    strcmp(b.buf, digest) == 0;
+        kiln_buf_release(&b);
+        if (same)
+            return true;
+    }
+    return false;
 }
 
 void kilnd_context_slot_free(struct kilnd_context_slot *slot)
@@ -202,4 +228,5 @@ void kilnd_context_slots_prune(const char *store_dir)
         close(fd);
         free(dir);
     }
+    kilnd_context_indexes_prune(store_dir);
 }

@@ -33,11 +33,23 @@ struct kilnd_context_slot {
  */
 int kilnd_context_slot_take(const char *store_dir, const char *hint,
                             struct kilnd_context_slot **ret, struct kiln_error **err);
-/* Brings the slot's tree to `entries` (kilnd_context_materialize over the previous index). */
-int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s, json_t *entries,
-                            struct kiln_error **err);
+/*
+ * Brings the slot's tree to the index kept as `digest` (context-indexes.h):
+ * nothing to do when the slot holds it already, else
+ * kilnd_context_materialize over the previous index.
+ */
+int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s,
+                            const char *store_dir, const char *digest, struct kiln_error **err);
+/*
+ * Whether a slot last used with `hint` holds the index `digest` (a build of
+ * that context then needs no content at all, whatever the store holds).
+ */
+bool kilnd_context_slot_holds(const char *store_dir, const char *hint, const char *digest);
 void kilnd_context_slot_free(struct kilnd_context_slot *slot);
 KILN_DEFINE_CLEANUP(struct kilnd_context_slot, kilnd_context_slot_free)
 
-/* Removes every slot no build holds (prune --all: no copy of an earlier context stays). */
+/*
+ * Removes every slot no build holds, and the kept indexes (prune --all: no
+ * copy of an earlier context stays).
+ */
 void kilnd_context_slots_prune(const char *store_dir);

@@ -65,6 +65,7 @@ void kilnd_build_unref(struct kilnd_build *b)
     free(b->dir);
     free(b->store);
     json_decref(b->job);
+    json_decref(b->context);
     kilnd_events_unref(b->events);
     kilnd_build_record_release(&b->rec);
     for (int i = 0; i < 2; i++)

@@ -33,6 +33,7 @@ struct kilnd_build {
     int64_t timeout_s;
     unsigned concurrency;
     json_t *job; /* the worker's stdin (holds credentials: memory only); NULL once handed over */
+    json_t *context; /* the context's index while its content is uploaded; may be NULL */
     struct kilnd_events *events;
     struct kilnd_build_record rec; /* guarded by the queue's lock */
     bool output;                   /* an output streams back from DIR/output */

@@ -135,7 +135,8 @@ static int prepare(json_t *job, const char *build_dir, struct kiln_build_request
         return r;
     free(req->context_dir);
     req->context_dir = kiln_xstrdup((*ret_slot)->tree);
-    return kilnd_context_slot_sync(*ret_slot, s, json_object_get(job, "context"), err);
+    return kilnd_context_slot_sync(*ret_slot, s, store,
+                                   json_string_value(json_object_get(job, "context_digest")), err);
 }
 
 static json_t *result_json(int r, const struct kiln_error *e, const struct kiln_build_result *res)

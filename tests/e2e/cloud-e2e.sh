@@ -92,6 +92,11 @@ try "the pushed image is in the registry" skopeo inspect --tls-verify=false "doc
 try "the metadata file has buildx's keys" python3 -c "
 import json,sys; m=json.load(open('$tmp/meta.json'))
 sys.exit(0 if m['containerimage.digest'].startswith('sha256:') and m['buildx.build.ref'] and 'mediaType' in m['containerimage.descriptor'] else 1)"
+posts() { grep -c 'method=POST path=/v1/builders/acme/ci/builds ' "$tmp/kilnd.log"; }
+n0=$(posts)
+try "an unchanged context rebuilds" "$kiln" build --progress=plain --output type=cacheonly "$ctx"
+last_in=$(grep 'method=POST path=/v1/builders/acme/ci/builds ' "$tmp/kilnd.log" | tail -n1 | sed -n 's/.* in=\([0-9]*\).*/\1/p')
+if [[ $(($(posts) - n0)) -eq 1 && ${last_in:-99999} -lt 4096 ]]; then ok "...naming its index by digest: one request of $last_in bytes"; else not_ok "...naming its index by digest ($(($(posts) - n0)) requests, last $last_in bytes)"; fi
 cp -r "$ctx" "$tmp/ctx2" && touch -d '2001-01-01' "$tmp/ctx2"/* "$tmp/ctx2/src"/*
 before=$(curl -s "http://$server/metrics" | awk '/^kilnd_context_bytes_total/ {print $2}')
 try "a fresh copy (new mtimes) of the context rebuilds" "$kiln" build --progress=plain -t "$reg/acme/app:1" --push "$tmp/ctx2"

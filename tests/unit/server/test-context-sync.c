@@ -25,6 +25,7 @@
 #include "expect.h"
 #include "oci/digest.h"
 #include "oci/whiteout.h"
+#include "server/context-indexes.h"
 #include "server/context-sync.h"
 #include "store/content.h"
 
@@ -583,6 +584,49 @@ static void test_context_sync__hostile_sizes(void **state)
     json_decref(j);
 }
 
+/* Indexes are kept by the sha256 of their compact JSON, found again by it, and bounded. */
+static void test_context_sync__indexes_kept_by_digest(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *store = kiln_xasprintf("%s/store", f->root);
+    json_t *index = json_pack("[{s:s, s:i, s:i, s:I}]", "path", "a", "mode", 040755, "size", 0,
+                              "mtime", (json_int_t)1);
+    char digest[KILN_OCI_DIGEST_MAX], want[KILN_OCI_DIGEST_MAX];
+    _cleanup_free_ char *text = json_dumps(index, JSON_COMPACT);
+    assert_int_equal(kiln_oci_digest_bytes(KILN_OCI_SHA256, text, strlen(text), want, NULL), 0);
+    assert_false(kilnd_context_index_known(store, want));
+    assert_int_equal(kilnd_context_index_save(store, index, digest, NULL), 0);
+    assert_string_equal(digest, want);
+    assert_true(kilnd_context_index_known(store, digest));
+    json_t *back = NULL;
+    assert_int_equal(kilnd_context_index_load(store, digest, &back, NULL), 0);
+    assert_true(json_equal(back, index));
+    json_decref(back);
+    /* names that are no sha256 digest never reach the file system */
+    assert_false(kilnd_context_index_known(store, "sha256:../../etc/passwd"));
+    assert_false(kilnd_context_index_known(store, "md5:00"));
+    struct kiln_error *e = NULL;
+    assert_int_equal(kilnd_context_index_load(store, "sha256:../x", &back, &e), KILN_E_NOTFOUND);
+    kiln_error_free(e);
+    /* past the cap, the least recently used go */
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/contexts/indexes", store);
+    _cleanup_free_ char *file = kiln_xasprintf("%s/%s.json", dir, digest + 7);
+    run((const char *const[]){"touch", "-d", "2000-01-01", file, NULL});
+    char last[KILN_OCI_DIGEST_MAX] = "";
+    for (int i = 0; i < KILND_CONTEXT_INDEXES_MAX + 4; i++) {
+        json_t *other = json_pack("[{s:s, s:i, s:i, s:i}]", "path", "a", "mode", 040755, "size", 0,
+                                  "mtime", i + 2);
+        assert_int_equal(kilnd_context_index_save(store, other, last, NULL), 0);
+        json_decref(other);
+    }
+    assert_false(kilnd_context_index_known(store, digest));
+    assert_true(kilnd_context_index_known(store, last));
+    run((const char *const[]){"sh", "-c", "test $(ls \"$0\" | wc -l) -le 128", dir, NULL});
+    kilnd_context_indexes_prune(store);
+    assert_false(kilnd_context_index_known(store, last));
+    json_decref(index);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +653,8 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(
                     test_context_sync__materialize_into_a_planted_link_fails, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__indexes_kept_by_digest, setup,
+                                            teardown),
             cmocka_unit_test(test_context_sync__hostile_indexes),
             cmocka_unit_test(test_context_sync__hostile_sizes),
     };
