@@ -22,6 +22,12 @@ struct kiln_df_heredoc {
     bool chomp;    /* <<- : leading tabs are stripped when the body is used */
 };
 
+/*
+ * BuildKit's MustParseHeredoc: whether `word`, whole, opens a heredoc
+ * ("<<EOF", "<<-'EOF'", "3<<EOF"); a word the lexer cannot read opens none.
+ */
+bool kiln_df_is_heredoc(const char *word);
+
 struct kiln_df_node {
     char *keyword;            /* lower-cased instruction word, unknown words too */
     char *original;           /* the logical line as written, continuations joined */

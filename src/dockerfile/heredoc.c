@@ -6,6 +6,7 @@
  * each word matching `^(\d*)<<(-?)\s*([^<]*)$` opens a heredoc named by the
  * lexed remainder. Bodies are read by parser.c.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -75,6 +76,16 @@ int kiln_df__parse_heredoc(const char *word, struct kiln_df_heredoc *ret, struct
             .chomp = chomp,
     };
     return 1;
+}
+
+bool kiln_df_is_heredoc(const char *word)
+{
+    struct kiln_df_heredoc h;
+    if (kiln_df__parse_heredoc(word, &h, NULL) <= 0)
+        return false;
+    free(h.name);
+    free(h.content);
+    return true;
 }
 
 int kiln_df__heredocs_from_line(const char *line, size_t n, struct kiln_df_heredoc **ret,

@@ -2,7 +2,8 @@
 /*
  * convert-run.c - RUN: the argv (SHELL prepended for the shell form, heredocs
  * as BuildKit's dispatchRun handles them), the env, cwd and user in effect,
- * the --mount stages it needs, and its history entry (docs/internals/convert.md).
+ * the --mount stages it needs, and its history entry (docs/internals/convert.md,
+ * docs/internals/run-heredoc.md).
  */
 #include <ctype.h>
 #include <limits.h>
@@ -12,28 +13,12 @@
 #include "base/alloc.h"
 #include "base/path.h"
 #include "convert-private.h"
+#include "dockerfile/ast.h"
 
 #include "base/banned.h"
 
-/* BuildKit's ParseHeredoc on a whole command line: "<<EOF" or "<<-'EOF'" and nothing else. */
-static bool lone_heredoc(const char *s)
-{
-    while (isdigit((unsigned char)*s))
-        s++;
-    if (strncmp(s, "<<", 2) != 0)
-        return false;
-    s += 2 + (s[2] == '-');
-    s += strspn(s, " \t\r\n\f\v");
-    if (!*s || strchr(s, '<'))
-        return false;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    for (size_t i = 0; i < n; i++)
-        if (isspace((unsigned char)s[i]))
-            return false;
-    return true;
-}
+/* Where BuildKit mounts the file of a heredoc that starts with #!, read-only. */
+#define PIPES_DIR "/dev/pipes"
 
 /* BuildKit's ChompHeredocContent: leading tabs removed from every line. */
 static char *chomp(const char *data)
@@ -64,9 +49,14 @@ static void summarize(struct kiln_buf *b, const char *doc)
     kiln_buf_addf(b, " (%.*s%s)", (int)first, doc, nl ? "..." : "");
 }
 
-/* The argv of RUN and the text its progress name starts from. */
+/*
+ * The argv of RUN and the text its progress name starts from. A lone
+ * heredoc whose body starts with #! becomes *script (name and body, the
+ * caller's), run as PIPES_DIR/NAME; any other lone heredoc is the command.
+ */
 static int run_args(struct conv_stage *s, const struct kiln_df_instruction *ins,
-                    struct kiln_strv *args, struct kiln_buf *text, struct kiln_error **err)
+                    struct kiln_strv *args, struct kiln_buf *text, struct kiln_inline_file *script,
+                    struct kiln_error **err)
 {
     const struct kiln_df_cmdline *cl = &ins->run.cmd;
     kiln_buf_adds(text, ins->original);
@@ -75,17 +65,17 @@ static int run_args(struct conv_stage *s, const struct kiln_df_instruction *ins,
         if (cl->args.n != 1 || !cl->prepend_shell)
             return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
                                        "parsing produced an invalid run command");
-        if (lone_heredoc(cl->args.v[0])) {
+        if (kiln_df_is_heredoc(cl->args.v[0])) {
             const struct kiln_df_inline_file *f = &cl->files[0];
             char *data = f->chomp ? chomp(f->data) : kiln_xstrdup(f->data);
             if (strncmp(data, "#!", 2) == 0) {
-                free(data);
-                return kiln_error_set_line(err, KILN_E_INVALID, ins->start_line,
-                                           "a RUN heredoc that starts with #! is not supported "
-                                           "yet: run the interpreter on the heredoc "
-                                           "(RUN <<EOF python3)");
+                script->name = kiln_xstrdup(f->name);
+                script->data = data;
+                _cleanup_free_ char *joined = kiln_xasprintf(PIPES_DIR "/%s", f->name);
+                kiln_strv_take(&words, kiln_path_clean(joined, strlen(joined)));
+            } else {
+                kiln_strv_take(&words, data);
             }
-            kiln_strv_take(&words, data);
             summarize(text, f->data);
         } else {
             struct kiln_buf b = KILN_BUF_INIT(SIZE_MAX);
@@ -211,6 +201,38 @@ static int run_mounts(struct conv *c, struct conv_stage *s, const struct kiln_df
     return 0;
 }
 
+/*
+ * A #! heredoc's file: an internal step writes it (mode 0755) into an empty
+ * state, mounted read-only at PIPES_DIR before the RUN's own mounts, as
+ * BuildKit's llb.Mkfile on llb.Scratch(). Takes script's strings.
+ */
+static int script_mount(struct conv *c, struct kiln_inline_file *script,
+                        struct typed_mounts *mounts, struct kiln_error **err)
+{
+    struct kiln_df_mount *m = NULL;
+    int r = kiln_df_mount_parse("type=bind,source=/,target=" PIPES_DIR ",readonly", NULL, NULL, &m,
+                                err);
+    if (r < 0)
+        return r;
+    struct kiln_vertex *f =
+            kiln_graph_add(c->g, KILN_VERTEX_COPY, NULL, "[internal] preparing inline document");
+    f->copy = (struct kiln_vertex_copy){.from_kind = KILN_COPY_FROM_INLINE,
+                                        .sources = KILN_STRV_INIT,
+                                        .excludes = KILN_STRV_INIT,
+                                        .dest = kiln_xstrdup("/"),
+                                        .chmod = kiln_xstrdup("0755"),
+                                        .unpack = KILN_DF_FALSE,
+                                        .n_inline_files = 1};
+    f->copy.inline_files = kiln_xmalloc(sizeof(*f->copy.inline_files));
+    f->copy.inline_files[0] = *script;
+    *script = (struct kiln_inline_file){0};
+    mounts->v = kiln_xrealloc(mounts->v, (mounts->n + 1) * sizeof(*mounts->v));
+    memmove(mounts->v + 1, mounts->v, mounts->n * sizeof(*mounts->v));
+    mounts->v[0] = (struct kiln_exec_mount){.mount = m, .from_state = true, .from = f};
+    mounts->n++;
+    return 0;
+}
+
 /* client/llb/exec.go: SSH_AUTH_SOCK names the first agent socket unless the env sets it. */
 static void ssh_auth_sock(struct kiln_vertex_exec *x)
 {
@@ -279,9 +301,14 @@ int conv_run(struct conv *c, struct conv_stage *s, const struct kiln_df_instruct
     _cleanup_strv_ struct kiln_strv args = KILN_STRV_INIT;
     struct kiln_buf text = KILN_BUF_INIT(SIZE_MAX);
     struct typed_mounts mounts = {0};
-    int r = run_args(s, ins, &args, &text, err);
+    struct kiln_inline_file script = {0};
+    int r = run_args(s, ins, &args, &text, &script, err);
     if (r >= 0)
         r = run_mounts(c, s, ins, &mounts, err);
+    if (r >= 0 && script.name)
+        r = script_mount(c, &script, &mounts, err);
+    free(script.name);
+    free(script.data);
     if (r < 0) {
         typed_mounts_release(&mounts);
         kiln_buf_release(&text);

@@ -213,6 +213,58 @@ static void test_convert__run(void **state)
     done(&c);
 }
 
+/* A lone heredoc starting with #! is a file mounted at /dev/pipes and run; others go to the shell.
+ */
+static void test_convert__run_heredoc_shebang(void **state)
+{
+    (void)state;
+    struct converted c =
+            conv("FROM scratch\n"
+                 "RUN --mount=type=tmpfs,target=/t <<EOF\n#!/bin/sh\necho \"$0\"\nEOF\n"
+                 "RUN <<-EOT bash\n\techo hi\n\tEOT\n"
+                 "RUN cat <<A > /f; cat <<B >> /f\none\nA\ntwo\nB\n"
+                 "RUN <<-EOF\n\t#!/bin/busybox sh\n\techo chomped\n\tEOF\n"
+                 "RUN echo x <<EOF\n#!/bin/sh\nEOF\n");
+    expect_names(c.g, NAMES("[internal] preparing inline document",
+                            "[1/5] RUN --mount=type=tmpfs,target=/t <<EOF (#!/bin/sh...)",
+                            "[2/5] RUN <<-EOT bash", "[3/5] RUN cat <<A > /f; cat <<B >> /f",
+                            "[internal] preparing inline document",
+                            "[4/5] RUN <<-EOF (#!/bin/busybox sh...)", "[5/5] RUN echo x <<EOF"));
+    const struct kiln_vertex *doc = c.g->v[0], *run = c.g->v[1];
+    assert_int_equal(doc->kind, KILN_VERTEX_COPY);
+    assert_null(doc->base);
+    assert_int_equal(doc->copy.from_kind, KILN_COPY_FROM_INLINE);
+    assert_int_equal(doc->copy.n_inline_files, 1);
+    assert_string_equal(doc->copy.inline_files[0].name, "EOF");
+    assert_string_equal(doc->copy.inline_files[0].data, "#!/bin/sh\necho \"$0\"\n");
+    assert_string_equal(doc->copy.chmod, "0755");
+    assert_string_equal(doc->copy.dest, "/");
+    expect_strv(&run->exec.args, NAMES("/bin/sh", "-c", "/dev/pipes/EOF"), "#! heredoc");
+    assert_int_equal(run->exec.n_mounts, 2);
+    const struct kiln_exec_mount *pipes = &run->exec.mounts[0];
+    assert_true(pipes->from_state);
+    assert_ptr_equal(pipes->from, doc);
+    assert_string_equal(pipes->mount->target, "/dev/pipes");
+    assert_true(pipes->mount->readonly);
+    assert_string_equal(run->exec.mounts[1].mount->target, "/t");
+    assert_ptr_equal(*kiln_vertex_input(c.g->v[1], 0), doc);
+    assert_null(kiln_vertex_input(c.g->v[1], 1));
+    expect_strv(&c.g->v[2]->exec.args, NAMES("/bin/sh", "-c", "<<-EOT bash\n\techo hi\nEOT"),
+                "a program after the heredoc");
+    expect_strv(&c.g->v[3]->exec.args,
+                NAMES("/bin/sh", "-c", "cat <<A > /f; cat <<B >> /f\none\nA\ntwo\nB"),
+                "two heredocs");
+    assert_string_equal(c.g->v[4]->copy.inline_files[0].data, "#!/bin/busybox sh\necho chomped\n");
+    expect_strv(&c.g->v[5]->exec.args, NAMES("/bin/sh", "-c", "/dev/pipes/EOF"), "<<- #!");
+    expect_strv(&c.g->v[6]->exec.args, NAMES("/bin/sh", "-c", "echo x <<EOF\n#!/bin/sh\nEOF"),
+                "#! after a command");
+    assert_int_equal(c.g->v[6]->exec.n_mounts, 0);
+    json_t *hist = json_object_get(c.g->config, "history");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "created_by")),
+                        "RUN /bin/sh -c /dev/pipes/EOF # buildkit");
+    done(&c);
+}
+
 static void test_convert__copy(void **state)
 {
     (void)state;
@@ -310,6 +362,7 @@ int main(void)
             cmocka_unit_test(test_convert__copy_from_image),
             cmocka_unit_test(test_convert__args),
             cmocka_unit_test(test_convert__run),
+            cmocka_unit_test(test_convert__run_heredoc_shebang),
             cmocka_unit_test(test_convert__copy),
             cmocka_unit_test(test_convert__options),
             cmocka_unit_test(test_convert__errors),
