@@ -20,6 +20,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "guard.h"
 #include "sandbox-limits.h"
 
 #include "base/banned.h"
@@ -129,8 +130,9 @@ struct watch {
     int pipes[2]; /* stdout, stderr read ends; -1 once at EOF */
     bool exited;
     int status;
-    int killed; /* 0, KILN_E_TIMEOUT or KILN_E_CANCELLED */
+    int killed; /* 0, KILN_E_TIMEOUT, KILN_E_CANCELLED or KILN_E_LIMIT */
     int64_t next_kill, give_up;
+    struct kiln_sandbox_guard guard; /* the pids limit and the disk reserve */
 };
 
 /* Forwards what one pipe holds; closes it at its end. */
@@ -159,9 +161,18 @@ static void kill_tree(struct watch *w, int64_t now)
     w->next_kill = now + KILL_REPEAT_NS;
 }
 
+static void start_kill(struct watch *w, int why, int64_t now)
+{
+    w->killed = why;
+    w->next_kill = now;
+    w->give_up = now + KILL_GRACE_NS;
+}
+
 static int wake_ms(const struct watch *w, int64_t deadline, int64_t now)
 {
     int64_t at = !w->killed ? deadline : w->exited ? w->give_up : w->next_kill;
+    if (!w->killed && !w->exited && w->guard.next_ns && (!at || w->guard.next_ns < at))
+        at = w->guard.next_ns;
     if (at == 0)
         return -1;
     return at <= now ? 0 : (int)((at - now + 999999) / 1000000);
@@ -189,11 +200,10 @@ static int watch(struct watch *w)
             w->exited = true;
         }
         now = now_ns();
-        if (!w->killed && (p[3].revents || (deadline && now >= deadline))) {
-            w->killed = p[3].revents ? KILN_E_CANCELLED : KILN_E_TIMEOUT;
-            w->next_kill = now;
-            w->give_up = now + KILL_GRACE_NS;
-        }
+        if (!w->killed && (p[3].revents || (deadline && now >= deadline)))
+            start_kill(w, p[3].revents ? KILN_E_CANCELLED : KILN_E_TIMEOUT, now);
+        if (!w->killed && !w->exited && kiln_sandbox_guard_check(&w->guard, now, false))
+            start_kill(w, KILN_E_LIMIT, now);
         if (w->killed && w->exited && now >= w->give_up)
             break; /* pipes held open past the container's end: stop reading */
         if (w->killed)
@@ -228,8 +238,11 @@ static char *logged_error(const char *path)
     return msg;
 }
 
-static int finish(const struct watch *w, int *ret_exit_code, struct kiln_error **err)
+static int finish(struct watch *w, int *ret_exit_code, struct kiln_error **err)
 {
+    /* a step that filled the disk before a look saw it fails the same way */
+    if (w->killed == KILN_E_LIMIT || (!w->killed && kiln_sandbox_guard_check(&w->guard, 0, true)))
+        return kiln_sandbox_guard_error(&w->guard, err);
     if (w->killed == KILN_E_TIMEOUT)
         return kiln_error_set(err, KILN_E_TIMEOUT,
                               "'%s' ran past its time limit of %.3fs and was killed; raise the "
@@ -273,6 +286,7 @@ int kiln_sandbox_runtime_run(const struct kiln_sandbox_container *c,
         close(errp[0]);
         return kiln_error_set_errno(err, r, "start the OCI runtime '%s'", c->runtime);
     }
+    kiln_sandbox_guard_init(&w.guard, o, c->id, now_ns());
     w.pidfd = (int)syscall(SYS_pidfd_open, w.pid, 0);
     r = w.pidfd < 0 ? -errno : watch(&w);
     if (r < 0) { /* cannot watch it: make sure it is gone */
@@ -288,7 +302,10 @@ int kiln_sandbox_runtime_run(const struct kiln_sandbox_container *c,
     if (w.pidfd >= 0)
         close(w.pidfd);
     runtime_cmd(c, (const char *const[]){"delete", "--force", c->id, NULL});
-    if (r < 0)
-        return kiln_error_set_errno(err, r, "watch the OCI runtime '%s'", c->runtime);
-    return finish(&w, ret_exit_code, err);
+    if (r >= 0)
+        r = finish(&w, ret_exit_code, err);
+    else
+        r = kiln_error_set_errno(err, r, "watch the OCI runtime '%s'", c->runtime);
+    kiln_sandbox_guard_release(&w.guard);
+    return r;
 }

@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "bundle.h"
+#include "limits.h"
 #include "runtime.h"
 #include "stubs.h"
 
@@ -84,6 +85,10 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
     int r = check_opts(o, err);
     if (r < 0)
         return r;
+    struct kiln_sandbox_opts limited;
+    if ((r = kiln_sandbox_limits_resolve(o, &limited, err)) < 0)
+        return r;
+    o = &limited;
     _cleanup_free_ char *runtime = NULL;
     r = kiln_sandbox_find_runtime(o->runtime, &runtime, err);
     if (r < 0)

@@ -46,6 +46,9 @@ struct kiln_sandbox_opts {
     const char *runtime;   /* NULL: "runc" from PATH */
     int64_t timeout_ns;    /* 0: none; past it the tree is killed: KILN_E_TIMEOUT */
     int cancel_fd;         /* -1: none; readable means cancel: KILN_E_CANCELLED */
+    int64_t pids_max;      /* 0: KILN_RUN_PIDS_MAX or 4096; -1: none (limits.h) */
+    int64_t disk_reserve;  /* bytes kept free where rootfs lies; 0: KILN_RUN_DISK_RESERVE or
+                              max(1 GiB, 5%); -1: none. Past either: KILN_E_LIMIT */
     kiln_sandbox_output_fn *output;
     void *output_userdata;
 };
@@ -53,7 +56,8 @@ struct kiln_sandbox_opts {
 /*
  * Runs the process to its end: 0 and *ret_exit_code (its status, or 128 +
  * the signal that killed it). Errors: KILN_E_NOTFOUND when the runtime is
- * missing, KILN_E_TIMEOUT, KILN_E_CANCELLED, -errno.
+ * missing, KILN_E_TIMEOUT, KILN_E_CANCELLED, KILN_E_LIMIT (the pids limit
+ * or the disk reserve was hit and the tree killed), -errno.
  */
 int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code,
                      struct kiln_error **err);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guard.c - a running step checked against its pids limit and disk reserve
+ * (docs/internals/sandbox.md, "Limits").
+ */
+#include "guard.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/human.h"
+#include "limits.h"
+
+#include "base/banned.h"
+
+/* Where runc's cgroupfs driver puts the cgroup of a container given no cgroupsPath. */
+static char *pids_events_path(const char *id)
+{
+    struct stat st;
+    if (stat("/sys/fs/cgroup/pids", &st) == 0 && S_ISDIR(st.st_mode))
+        return kiln_xasprintf("/sys/fs/cgroup/pids/%s/pids.events", id); /* cgroup v1 */
+    return kiln_xasprintf("/sys/fs/cgroup/%s/pids.events", id);          /* unified v2 */
+}
+
+void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,
+                             const char *id, int64_t now_ns)
+{
+    *g = (struct kiln_sandbox_guard){.o = o};
+    if (o->pids_max > 0)
+        g->pids_events = pids_events_path(id);
+    if (g->pids_events || o->disk_reserve > 0)
+        g->next_ns = now_ns;
+}
+
+void kiln_sandbox_guard_release(struct kiln_sandbox_guard *g)
+{
+    free(g->pids_events);
+    g->pids_events = NULL;
+}
+
+/* Forks the cgroup refused at its limit ("max N" of pids.events); 0 when it cannot be read. */
+static long long pids_refused(const char *path)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char text[256];
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    const char *max = strstr(text, "max ");
+    return max ? strtoll(max + 4, NULL, 10) : 0;
+}
+
+bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool force)
+{
+    if (g->hit)
+        return true;
+    if (!g->next_ns || (!force && now_ns < g->next_ns))
+        return false;
+    g->next_ns = now_ns + KILN_SANDBOX_GUARD_NS;
+    if (g->pids_events && pids_refused(g->pids_events) > 0)
+        g->hit = KILN_SANDBOX_HIT_PIDS;
+    struct statvfs fs;
+    if (!g->hit && g->o->disk_reserve > 0 && statvfs(g->o->rootfs, &fs) == 0) {
+        uint64_t avail = (uint64_t)fs.f_bavail * fs.f_frsize;
+        if (avail < (uint64_t)g->o->disk_reserve) {
+            g->hit = KILN_SANDBOX_HIT_DISK;
+            g->free_bytes = avail;
+        }
+    }
+    return g->hit != KILN_SANDBOX_HIT_NONE;
+}
+
+int kiln_sandbox_guard_error(const struct kiln_sandbox_guard *g, struct kiln_error **err)
+{
+    const char *what = g->o->argv[0];
+    if (g->hit == KILN_SANDBOX_HIT_PIDS)
+        return kiln_error_set(err, KILN_E_LIMIT,
+                              "'%s' hit the process limit of %lld processes and threads (pids) "
+                              "and was killed; a fork bomb? Raise the limit with %s if the step "
+                              "needs more",
+                              what, (long long)g->o->pids_max, KILN_SANDBOX_PIDS_ENV);
+    char reserve[KILN_HUMAN_SIZE_MAX], left[KILN_HUMAN_SIZE_MAX];
+    kiln_human_size((uint64_t)g->o->disk_reserve, reserve);
+    kiln_human_size(g->free_bytes, left);
+    return kiln_error_set(err, KILN_E_LIMIT,
+                          "'%s' was killed: the builder's disk has %s free, under the reserve of "
+                          "%s kept free on the filesystem holding the build; free space, or change "
+                          "the reserve with %s",
+                          what, left, reserve, KILN_SANDBOX_RESERVE_ENV);
+}

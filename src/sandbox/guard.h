@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guard.h - watches a running step against its limits (limits.h): the
+ * cgroup's pids.events for a fork refused at the pids limit, and the free
+ * space of the filesystem holding its rootfs (docs/internals/sandbox.md,
+ * "Limits").
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "sandbox.h"
+
+enum kiln_sandbox_limit_hit {
+    KILN_SANDBOX_HIT_NONE,
+    KILN_SANDBOX_HIT_PIDS, /* a fork failed at the pids limit */
+    KILN_SANDBOX_HIT_DISK, /* free space went under the reserve */
+};
+
+/* Watches one running container against the resolved limits of its options. */
+struct kiln_sandbox_guard {
+    const struct kiln_sandbox_opts *o;
+    char *pids_events; /* the container's cgroup pids.events; NULL without a limit */
+    int64_t next_ns;   /* when to look again; 0: nothing to watch */
+    enum kiln_sandbox_limit_hit hit;
+    uint64_t free_bytes; /* free space when the disk limit was hit */
+};
+
+/* o's limits must be resolved; id is the container's (runc puts it in cgroup /<id>). */
+void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,
+                             const char *id, int64_t now_ns);
+void kiln_sandbox_guard_release(struct kiln_sandbox_guard *g);
+
+/* Looks when due (at now_ns >= g->next_ns, or always with force); true once a limit is hit. */
+bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool force);
+
+/* The error for a hit limit, naming it and how to change it: KILN_E_LIMIT. */
+int kiln_sandbox_guard_error(const struct kiln_sandbox_guard *g, struct kiln_error **err);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * limits.c - a step's pids limit and disk reserve from its options, the
+ * environment and the defaults (docs/internals/sandbox.md, "Limits").
+ */
+#include "limits.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "base/human.h"
+
+#include "base/banned.h"
+
+static int pids_from_env(int64_t *ret, struct kiln_error **err)
+{
+    const char *v = getenv(KILN_SANDBOX_PIDS_ENV);
+    if (!v || !*v) {
+        *ret = KILN_SANDBOX_PIDS_DEFAULT;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || end == v || n < 0)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "%s='%s' is not a process count; give a whole number such as "
+                              "4096, or 0 for no limit",
+                              KILN_SANDBOX_PIDS_ENV, v);
+    *ret = n == 0 ? -1 : n;
+    return 0;
+}
+
+static uint64_t percent(uint64_t total, uint64_t pct)
+{
+    return total / 100 * pct + total % 100 * pct / 100;
+}
+
+/* A percentage "N%" of total bytes, or a size; 0 gives -1 (none). */
+static int reserve_from_env(uint64_t total, int64_t *ret, struct kiln_error **err)
+{
+    const char *v = getenv(KILN_SANDBOX_RESERVE_ENV);
+    uint64_t n;
+    size_t len = v ? strlen(v) : 0;
+    if (len > 1 && v[len - 1] == '%') {
+        char *end;
+        errno = 0;
+        unsigned long pct = strtoul(v, &end, 10);
+        if (errno || end != v + len - 1 || pct > 100 || v[0] == '-')
+            goto bad;
+        n = percent(total, pct);
+    } else if (len > 0) {
+        if (kiln_parse_size(v, &n) < 0 || n > INT64_MAX)
+            goto bad;
+    } else {
+        n = percent(total, KILN_SANDBOX_RESERVE_PERCENT);
+        if (n < KILN_SANDBOX_RESERVE_MIN)
+            n = KILN_SANDBOX_RESERVE_MIN;
+    }
+    *ret = n == 0 ? -1 : (int64_t)n;
+    return 0;
+bad:
+    return kiln_error_set(err, KILN_E_INVALID,
+                          "%s='%s' is not a size or a percentage; give one such as 2GiB or 10%%, "
+                          "or 0 to keep no free space",
+                          KILN_SANDBOX_RESERVE_ENV, v);
+}
+
+int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_sandbox_opts *ret,
+                                struct kiln_error **err)
+{
+    *ret = *o;
+    int r = 0;
+    if (!o->pids_max)
+        r = pids_from_env(&ret->pids_max, err);
+    if (r < 0 || o->disk_reserve)
+        return r;
+    struct statvfs fs;
+    if (statvfs(o->rootfs, &fs) < 0)
+        return kiln_error_set_errno(err, -errno, "cannot look at the free space where '%s' lies",
+                                    o->rootfs);
+    return reserve_from_env((uint64_t)fs.f_blocks * fs.f_frsize, &ret->disk_reserve, err);
+}
