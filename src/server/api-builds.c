@@ -15,12 +15,14 @@
 #include "build-record.h"
 #include "builders.h"
 #include "context-indexes.h"
+#include "context-prefetch.h"
 #include "context-slot.h"
 #include "context-sync.h"
 #include "engine/request-json.h"
 #include "oci/reference.h"
 #include "scopes.h"
 #include "server.h"
+#include "store/content.h"
 #include "store/store.h"
 #include "token-service.h"
 #include "tokens.h"
@@ -176,7 +178,8 @@ static int sync_state(struct kilnd *app, struct kilnd_build *b, json_t **ret_mis
     const char *digest = json_string_value(json_object_get(b->job, "context_digest"));
     const char *hint = json_string_value(json_object_get(b->job, "context_name"));
     int r = 0;
-    if (!b->context && kilnd_context_slot_holds(b->store, hint, digest)) {
+    _cleanup_free_ char *slot = b->context ? NULL : kilnd_context_slot_find(b->store, hint, digest);
+    if (slot) {
         *ret_missing = json_array();
     } else {
         _cleanup_(kiln_store_closep) struct kiln_store *s = NULL;
@@ -206,6 +209,8 @@ static int context_of(json_t *j, const char *store_dir, char digest[KILN_OCI_DIG
     const char *named = json_string_value(json_object_get(j, "context_digest"));
     *ret_known = true;
     if (context) {
+        /* a new index: the COPY that follows reads the kept context; have the disk start now */
+        kilnd_context_prefetch(store_dir, json_string_value(json_object_get(j, "context_name")));
         int r = kilnd_context_check(context, err);
         return r < 0 ? r : kilnd_context_index_save(store_dir, context, digest, err);
     }
@@ -361,6 +366,25 @@ static void upload_accept(void *app, struct kilnd_http_request *rq, struct kilnd
     kilnd_build_unref(b);
 }
 
+/* Of the digests `wanted`, those the store still lacks, as a new array in *ret. */
+static int still_missing(struct kiln_store *s, json_t *wanted, json_t **ret,
+                         struct kiln_error **err)
+{
+    size_t n = json_array_size(wanted);
+    _cleanup_free_ const char **v = kiln_xcalloc(n + 1, sizeof(*v));
+    _cleanup_free_ bool *have = kiln_xcalloc(n + 1, sizeof(*have));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_string_value(json_array_get(wanted, i));
+    int r = n ? kiln_content_exist_many(s, v, n, have, err) : 0;
+    if (r < 0)
+        return r;
+    *ret = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (!have[i])
+            json_array_append(*ret, json_array_get(wanted, i));
+    return 0;
+}
+
 static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)
 {
     struct kilnd *app = app_;
@@ -382,7 +406,9 @@ static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
     kilnd_events_append_json(
             b->events, json_pack("{s:s, s:I}", "kiln", "context", "bytes", (json_int_t)rq->bytes));
     if (r >= 0)
-        r = sync_state(app, b, &still, &e);
+        r = still_missing(s, missing, &still, &e);
+    if (r >= 0 && json_array_size(still) == 0)
+        r = kilnd_queue_submit(app->queue, b, &e);
     if (r < 0)
         kilnd_http_fail(rs, r, e);
     else

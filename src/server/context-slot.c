@@ -177,22 +177,21 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
     return r;
 }
 
-bool kilnd_context_slot_holds(const char *store_dir, const char *hint, const char *digest)
+char *kilnd_context_slot_find(const char *store_dir, const char *hint, const char *digest)
 {
     for (unsigned n = 0; n < KILND_CONTEXT_SLOTS_MAX; n++) {
-        _cleanup_free_ char *d = kiln_xasprintf("%s/contexts/%u", store_dir, n);
-        if (!hint_is(d, hint ? hint : ""))
-            continue;
+        char *d = kiln_xasprintf("%s/contexts/%u", store_dir, n);
         _cleanup_free_ char *index = kiln_xasprintf("%s/index.json", d);
         _cleanup_free_ char *path = kiln_xasprintf("%s/index.sha256", d);
         struct kiln_buf b = KILN_BUF_INIT(KILN_OCI_DIGEST_MAX);
-        bool same = access(index, F_OK) == 0 && kiln_buf_read_file(&b, path) >= 0 &&
-                    strcmp(b.buf, digest) == 0;
+        bool found = hint_is(d, hint ? hint : "") && access(index, F_OK) == 0 &&
+                     (!digest || (kiln_buf_read_file(&b, path) >= 0 && strcmp(b.buf, digest) == 0));
         kiln_buf_release(&b);
-        if (same)
-            return true;
+        if (found)
+            return d;
+        free(d);
     }
-    return false;
+    return NULL;
 }
 
 void kilnd_context_slot_free(struct kilnd_context_slot *slot)

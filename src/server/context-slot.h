@@ -41,10 +41,11 @@ int kilnd_context_slot_take(const char *store_dir, const char *hint,
 int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s,
                             const char *store_dir, const char *digest, struct kiln_error **err);
 /*
- * Whether a slot last used with `hint` holds the index `digest` (a build of
- * that context then needs no content at all, whatever the store holds).
+ * The directory (caller frees) of a slot no build holds that was last used
+ * with `hint` and, unless `digest` is NULL, holds the index `digest` (a
+ * build of that context then needs no content at all); NULL when none.
  */
-bool kilnd_context_slot_holds(const char *store_dir, const char *hint, const char *digest);
+char *kilnd_context_slot_find(const char *store_dir, const char *hint, const char *digest);
 void kilnd_context_slot_free(struct kilnd_context_slot *slot);
 KILN_DEFINE_CLEANUP(struct kilnd_context_slot, kilnd_context_slot_free)
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "oci/digest.h"
 #include "oci/whiteout.h"
 #include "server/context-indexes.h"
+#include "server/context-prefetch.h"
 #include "server/context-sync.h"
 #include "store/content.h"
 
@@ -627,6 +629,65 @@ static void test_context_sync__indexes_kept_by_digest(void **state)
     json_decref(index);
 }
 
+/* Pages of `path` in the page cache, after dropping them first when `drop`. */
+static size_t resident(const char *path, bool drop)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    if (drop) {
+        assert_int_equal(fdatasync(fd), 0);
+        assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    }
+    size_t pages = ((size_t)st.st_size + 4095) / 4096, n = 0;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unsigned char *vec = kiln_xcalloc(pages, 1);
+    assert_int_equal(mincore(m, (size_t)st.st_size, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        n += vec[i] & 1;
+    free(vec);
+    munmap(m, (size_t)st.st_size);
+    close(fd);
+    return n;
+}
+
+/* A kept context is read ahead into the page cache; links in it are not followed. */
+static void test_context_sync__prefetch_reads_the_kept_context(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *store = kiln_xasprintf("%s/store", f->root);
+    _cleanup_free_ char *slot = kiln_xasprintf("%s/contexts/0", store);
+    _cleanup_free_ char *deep = kiln_xasprintf("%s/tree/a/b", slot);
+    _cleanup_free_ char *file = kiln_xasprintf("%s/big", deep);
+    _cleanup_free_ char *outside = kiln_xasprintf("%s/outside", f->root);
+    _cleanup_free_ char *link = kiln_xasprintf("%s/tree/link", slot);
+    run((const char *const[]){"mkdir", "-p", deep, NULL});
+    _cleanup_free_ char *hint = kiln_xasprintf("%s/hint", slot);
+    _cleanup_free_ char *index = kiln_xasprintf("%s/index.json", slot);
+    write_file(hint, "/ci/checkout", strlen("/ci/checkout"));
+    write_file(index, "[]", 2);
+    _cleanup_free_ char *of = kiln_xasprintf("of=%s", file);
+    _cleanup_free_ char *of2 = kiln_xasprintf("of=%s", outside);
+    run((const char *const[]){"dd", "if=/dev/urandom", of, "bs=1M", "count=4", "status=none",
+                              NULL});
+    run((const char *const[]){"dd", "if=/dev/urandom", of2, "bs=1M", "count=1", "status=none",
+                              NULL});
+    assert_int_equal(symlink(outside, link), 0);
+    assert_int_equal(resident(file, true), 0);
+    assert_int_equal(resident(outside, true), 0);
+    kilnd_context_prefetch(store, "/other/checkout"); /* no slot of that context: nothing */
+    kilnd_context_prefetch(store, "/ci/checkout");
+    size_t got = 0;
+    for (int i = 0; i < 200 && got < 1024; i++) {
+        usleep(10000);
+        got = resident(file, false);
+    }
+    assert_int_equal(got, 1024);
+    assert_int_equal(resident(outside, false), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +716,8 @@ int main(void)
                     test_context_sync__materialize_into_a_planted_link_fails, setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__indexes_kept_by_digest, setup,
                                             teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__prefetch_reads_the_kept_context,
+                                            setup, teardown),
             cmocka_unit_test(test_context_sync__hostile_indexes),
             cmocka_unit_test(test_context_sync__hostile_sizes),
     };
