@@ -364,7 +364,7 @@ static int add_mount(struct kiln_op_ctx *ctx, const struct kiln_exec_mount *em, 
     int r = 0;
     switch (mt->type) {
     case KILN_DF_MOUNT_SECRET: return kiln_run_secret(ctx, mt, scratch, index, m, err);
-    case KILN_DF_MOUNT_SSH: return kiln_run_ssh(ctx, mt, m, err);
+    case KILN_DF_MOUNT_SSH: return kiln_run_ssh(ctx, mt, scratch, index, m, err);
     case KILN_DF_MOUNT_TMPFS: break;
     case KILN_DF_MOUNT_CACHE: r = cache_mount(ctx, em, m, &source, err); break;
     case KILN_DF_MOUNT_BIND:
@@ -399,6 +399,8 @@ int kiln_run_mounts_prepare(struct kiln_op_ctx *ctx, const struct kiln_vertex *v
 
 void kiln_run_mounts_release(struct kiln_run_mounts *m)
 {
+    for (size_t i = 0; i < m->n_forwards; i++)
+        kiln_ssh_forward_stop(m->forwards[i]);
     for (size_t i = 0; i < m->n_pinned; i++) {
         umount2(m->pinned[i], MNT_DETACH);
         remove(m->pinned[i]);
@@ -424,6 +426,7 @@ void kiln_run_mounts_release(struct kiln_run_mounts *m)
     free(m->states);
     free(m->snapshots);
     free(m->removes);
+    free(m->forwards);
     free(m->fds);
     free(m->pinned);
     free(m->owned);

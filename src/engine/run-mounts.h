@@ -5,7 +5,8 @@
  * (DATA/cache-mounts/<sha256 of builder, id and seed>), type=tmpfs,
  * type=bind of the context, a stage or an image (sources resolved inside
  * their root; writes discarded), type=secret files on a tmpfs (values from
- * the request, never in a key, a layer or a log), type=ssh agent sockets.
+ * the request, never in a key, a layer or a log), type=ssh sockets of the
+ * step's own forwarded to the request's agents.
  */
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "oci/digest.h"
 #include "sandbox/sandbox.h"
 #include "solver.h"
+#include "ssh-forward.h"
 
 /* sharing=private: cache directories one id may have for concurrent users. */
 #define KILN_RUN_MOUNTS_PRIVATE_MAX 64u
@@ -39,6 +41,8 @@ struct kiln_run_mounts {
     size_t n_snapshots;
     char **removes; /* copies of the context made for binds: removed */
     size_t n_removes;
+    struct kiln_ssh_forward **forwards; /* ssh agent sockets of the step: stopped */
+    size_t n_forwards;
     struct kiln_store *store;
 };
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * run-secrets.c - RUN --mount=type=secret and type=ssh: values and sockets
- * of the request, given to one step only (docs/internals/run-mounts.md).
+ * run-secrets.c - RUN --mount=type=secret and type=ssh: values of the
+ * request and sockets forwarded to its agents, given to one step only
+ * (docs/internals/run-mounts.md).
  */
 #include "run-secrets.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,8 +101,8 @@ int kiln_run_secret(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, con
     return 0;
 }
 
-int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, struct kiln_run_mounts *m,
-                 struct kiln_error **err)
+int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, const char *scratch,
+                 unsigned index, struct kiln_run_mounts *m, struct kiln_error **err)
 {
     const struct kiln_build_ssh *a = find_ssh(ctx->sv->request, mt->id);
     if (!a && mt->required)
@@ -115,7 +117,19 @@ int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, struct
         return kiln_error_set(err, KILN_E_NOTFOUND,
                               "ssh agent '%s': '%s' is not a socket; is the agent running?", mt->id,
                               a->socket);
-    struct kiln_sandbox_mount sm = {.source = a->socket, .target = mt->target};
+    _cleanup_close_ int dirfd = open(scratch, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kiln_error_set_errno(err, -errno, "cannot open '%s'", scratch);
+    char name[32];
+    snprintf(name, sizeof(name), "ssh-%u", index);
+    struct kiln_ssh_forward *f;
+    int r = kiln_ssh_forward_start(dirfd, name, a->socket, mt->uid, mt->gid, mt->mode, &f, err);
+    if (r < 0)
+        return kiln_error_wrap(err, r, "ssh agent '%s'", mt->id);
+    m->forwards = kiln_xrealloc(m->forwards, (m->n_forwards + 1) * sizeof(*m->forwards));
+    m->forwards[m->n_forwards++] = f;
+    char *path = kiln_run_mounts_own(m, kiln_xasprintf("%s/%s", scratch, name));
+    struct kiln_sandbox_mount sm = {.source = path, .target = mt->target};
     kiln_run_mounts_add(m, &sm);
     return 0;
 }

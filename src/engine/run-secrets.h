@@ -23,8 +23,11 @@ int kiln_run_secret(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, con
                     unsigned index, struct kiln_run_mounts *m, struct kiln_error **err);
 
 /*
- * An ssh agent of the request: its socket bound at the target. Missing: an
- * error when required, else nothing. Errors: KILN_E_NOTFOUND naming the id.
+ * An ssh agent of the request: a socket of the step's own, `scratch`/ssh-N
+ * with the mount's uid, gid and mode (0600), forwarded to the agent until
+ * m is released, bound at the target. Missing: an error when required,
+ * else nothing. Errors: KILN_E_NOTFOUND naming the id, KILN_E_INVALID,
+ * -errno.
  */
-int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, struct kiln_run_mounts *m,
-                 struct kiln_error **err);
+int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, const char *scratch,
+                 unsigned index, struct kiln_run_mounts *m, struct kiln_error **err);

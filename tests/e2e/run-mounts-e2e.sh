@@ -187,14 +187,31 @@ check "cache and tmpfs content is not in the image" test ! -e "$tmp/c1/rootfs/c"
 # --- ssh -------------------------------------------------------------------------
 sctx=$tmp/sctx
 mkdir -p "$sctx"
+# busybox has no ssh-add: a static client asks the agent for its keys from inside the steps
+${CC:-cc} -static -O2 -o "$sctx/ssh-agent-list" "$here/ssh-agent-list.c" 2>"$tmp/cc.log" ||
+  echo "# cannot build a static ssh-agent-list: $(tail -1 "$tmp/cc.log")"
+list="--mount=type=bind,source=ssh-agent-list,target=/usr/bin/ssh-agent-list"
 cat >"$sctx/Dockerfile" <<EOF
 FROM $base
 RUN --mount=type=ssh test -S "\$SSH_AUTH_SOCK" && echo "\$SSH_AUTH_SOCK" > /sock
+RUN --mount=type=ssh $list stat -c %u:%g:%a "\$SSH_AUTH_SOCK" > /sock.stat && ssh-agent-list > /keys
+RUN --mount=type=ssh,target=/tmp/agent,uid=1000,gid=50,mode=0660 stat -c %u:%g:%a /tmp/agent > /custom.stat
+USER app
+RUN --mount=type=ssh,uid=1000 $list ssh-agent-list > /home/app/keys
+RUN --mount=type=ssh $list (ssh-agent-list || echo refused) > /home/app/refused 2>&1
 EOF
 eval "$(ssh-agent -a "$tmp/agent.sock" -s)" >/dev/null
 agent_pid=${SSH_AGENT_PID:-}
+ssh-keygen -q -t ed25519 -N '' -C kiln-e2e-key -f "$tmp/id_e2e" && SSH_AUTH_SOCK=$tmp/agent.sock ssh-add -q "$tmp/id_e2e" 2>/dev/null
 if oci_build "$tmp/h1" --ssh default "$sctx"; then ok "--ssh default"; else not_ok "--ssh default"; fi
-check "the agent socket is at /run/buildkit/ssh_agent.0 with SSH_AUTH_SOCK set" grep -qx /run/buildkit/ssh_agent.0 "$tmp/h1/rootfs/sock"
+r=$tmp/h1/rootfs
+check "the agent socket is at /run/buildkit/ssh_agent.0 with SSH_AUTH_SOCK set" grep -qx /run/buildkit/ssh_agent.0 "$r/sock"
+check "the step's socket is its own: 0:0, mode 600" test "$(cat "$r/sock.stat")" = 0:0:600
+check "the step reaches the agent through it: one key, its comment" test "$(tr '\n' ' ' <"$r/keys")" = "1 kiln-e2e-key "
+check "target=, uid=, gid= and mode= apply to the socket" test "$(cat "$r/custom.stat")" = 1000:50:660
+check "a USER app step reaches the agent through a socket with uid=1000" test "$(tr '\n' ' ' <"$r/home/app/keys")" = "1 kiln-e2e-key "
+check "a USER app step cannot use a root 0600 socket (BuildKit's default)" grep -q "Permission denied" "$r/home/app/refused"
+check "no socket left in the image" test ! -e "$r/run/buildkit/ssh_agent.0" -a ! -e "$r/tmp/agent"
 check "the host's socket path is not in the image config" bash -c "! grep -qa -- '$tmp/agent.sock' '$tmp/h1.config'"
 printf 'FROM %s\nRUN --mount=type=ssh,required true\n' "$base" >"$sctx/Dockerfile.required"
 build -o type=cacheonly -f "$sctx/Dockerfile.required" "$sctx"

@@ -5,8 +5,11 @@
  * the sandbox (cache directories and sharing, secrets, ssh, binds of the
  * context that stay inside it), on real files.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -304,30 +307,184 @@ static void test_run_mounts__secret_required(void **state)
                 "secret tok: not found");
 }
 
+/*
+ * A real agent's stand-in: a unix socket at `path` that accepts `n`
+ * connections, each echoed back by a thread of its own until its client
+ * shuts its writing end.
+ */
+struct echo_agent {
+    int fd;
+    unsigned n;
+    pthread_t thread;
+};
+
+static bool write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void *echo_conn(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(c, buf, sizeof(buf))) > 0 && write_all(c, buf, (size_t)n))
+        ;
+    close(c);
+    return NULL;
+}
+
+static void *echo_serve(void *arg)
+{
+    struct echo_agent *a = arg;
+    pthread_t t[8];
+    for (unsigned i = 0; i < a->n; i++) {
+        int c = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
+        pthread_create(&t[i], NULL, echo_conn, (void *)(intptr_t)c);
+    }
+    for (unsigned i = 0; i < a->n; i++)
+        pthread_join(t[i], NULL);
+    close(a->fd);
+    return NULL;
+}
+
+static void echo_start(struct echo_agent *a, const char *path, unsigned n)
+{
+    a->n = n;
+    a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    assert_int_equal(bind(a->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(a->fd, 8), 0);
+    pthread_create(&a->thread, NULL, echo_serve, a);
+}
+
+static int dial(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        fail_msg("cannot connect to '%s': %s", path, strerror(errno));
+    return fd;
+}
+
+/* One client: `size` bytes written by a thread (then SHUT_WR), the echo read back. */
+struct client {
+    int fd;
+    size_t size;
+    char *data;
+    pthread_t writer;
+};
+
+static void *client_write(void *arg)
+{
+    struct client *c = arg;
+    write_all(c->fd, c->data, c->size);
+    shutdown(c->fd, SHUT_WR);
+    return NULL;
+}
+
+static void client_start(struct client *c, const char *path, size_t size, char seed)
+{
+    c->fd = dial(path);
+    c->size = size;
+    c->data = kiln_xmalloc(size);
+    for (size_t i = 0; i < size; i++)
+        c->data[i] = (char)(seed + i % 251);
+    pthread_create(&c->writer, NULL, client_write, c);
+}
+
+static void client_check(struct client *c, const char *what)
+{
+    char *got = kiln_xmalloc(c->size + 1);
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(c->fd, got + n, c->size + 1 - n)) > 0)
+        n += (size_t)r;
+    pthread_join(c->writer, NULL);
+    close(c->fd);
+    if (n != c->size || memcmp(got, c->data, n) != 0)
+        fail_msg("%s: %zu of %zu bytes came back intact", what, n, c->size);
+    free(got);
+    free(c->data);
+}
+
+static size_t count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* The step gets a socket of its own, with the mount's owner and mode, that reaches the agent. */
 static void test_run_mounts__ssh(void **state)
 {
     struct fixture *f = *state;
     char *sock = kiln_xasprintf("%s/agent.sock", f->root);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    size_t fds = count_dir("/proc/self/fd"), tasks = count_dir("/proc/self/task");
+    struct echo_agent agent;
+    echo_start(&agent, sock, 5);
     f->req.ssh = kiln_xcalloc(1, sizeof(*f->req.ssh));
     f->req.ssh[0] = (struct kiln_build_ssh){.id = kiln_xstrdup("default"), .socket = sock};
     f->req.n_ssh = 1;
     add_spec(f, "type=ssh,target=/run/buildkit/ssh_agent.0");
     add_spec(f, "type=ssh,id=work,target=/s");
+    add_spec(f, "type=ssh,target=/o,uid=1000,gid=1001,mode=0660");
     struct kiln_run_mounts m;
     struct kiln_error *err = NULL;
     expect_ok(kiln_run_mounts_prepare(&f->op, &f->v, f->scratch, &m, &err), &err);
-    assert_int_equal(m.n, 1);
-    assert_string_equal(m.v[0].source, sock);
+    assert_int_equal(m.n, 2);
+    char *own = kiln_xasprintf("%s/ssh-0", f->scratch);
+    assert_string_equal(m.v[0].source, own);
     assert_string_equal(m.v[0].target, "/run/buildkit/ssh_agent.0");
+    struct stat st;
+    assert_int_equal(stat(own, &st), 0);
+    if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != 0 || st.st_gid != 0)
+        fail_msg("the default socket is %o %u:%u, want a socket 0600 0:0", st.st_mode, st.st_uid,
+                 st.st_gid);
+    assert_int_equal(stat(m.v[1].source, &st), 0);
+    if ((st.st_mode & 07777) != 0660 || st.st_uid != 1000 || st.st_gid != 1001)
+        fail_msg("uid=1000,gid=1001,mode=0660 gave %o %u:%u", st.st_mode & 07777, st.st_uid,
+                 st.st_gid);
+
+    struct client one, many[3];
+    client_start(&one, own, 5, 'a');
+    client_check(&one, "a short round trip");
+    client_start(&one, m.v[1].source, 1 << 20, 'b');
+    client_check(&one, "1 MiB through the second socket");
+    for (int i = 0; i < 3; i++)
+        client_start(&many[i], own, 300000, (char)('c' + i));
+    for (int i = 3; i-- > 0;)
+        client_check(&many[i], "three connections at once, read last first");
+    pthread_join(agent.thread, NULL);
+
+    /* The agent gone: a client is closed at once. */
+    int fd = dial(own);
+    char c;
+    assert_int_equal(read(fd, &c, 1), 0);
+    close(fd);
+
     kiln_run_mounts_release(&m);
+    if (access(own, F_OK) == 0)
+        fail_msg("'%s' is left after the step", own);
+    assert_int_equal(count_dir("/proc/self/fd"), fds);
+    assert_int_equal(count_dir("/proc/self/task"), tasks);
+    free(own);
+
     add_spec(f, "type=ssh,id=work,target=/t,required");
     expect_fail(kiln_run_mounts_prepare(&f->op, &f->v, f->scratch, &m, &err), &err, KILN_E_NOTFOUND,
                 "no SSH key \"work\" forwarded from the client");
-    close(fd);
 }
 
 static void test_run_mounts__cache_sharing(void **state)
