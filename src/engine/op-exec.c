@@ -88,6 +88,13 @@ static void state_dir_remove(const char *state)
     kiln_oci_remove_at(AT_FDCWD, state, NULL);
 }
 
+/* RUN --network: the default is a namespace of its own with outbound network (sandbox/netns.h). */
+static const enum kiln_sandbox_network sandbox_network[] = {
+        [KILN_DF_NETWORK_DEFAULT] = KILN_SANDBOX_NET_DEFAULT,
+        [KILN_DF_NETWORK_NONE] = KILN_SANDBOX_NET_NONE,
+        [KILN_DF_NETWORK_HOST] = KILN_SANDBOX_NET_HOST,
+};
+
 static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *root,
                const char *snap, const char *from, struct kiln_error **err)
 {
@@ -119,7 +126,6 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
     }
     _cleanup_free_ char **argv = nul_terminated(&x->args);
     _cleanup_free_ char **env = process_env(&x->env, &mounts.env);
-    bool none = x->run && x->run->network == KILN_DF_NETWORK_NONE;
     struct kiln_sandbox_opts o = {
             .rootfs = root,
             .argv = (const char *const *)argv,
@@ -131,7 +137,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
             .n_groups = n_groups,
             .mounts = mounts.v,
             .n_mounts = mounts.n,
-            .network = none ? KILN_SANDBOX_NET_NONE : KILN_SANDBOX_NET_HOST,
+            .network = !x->run ? KILN_SANDBOX_NET_DEFAULT : sandbox_network[x->run->network],
             .state_dir = state,
             .cancel_fd = ctx->sv->cancel_fd > 0 ? ctx->sv->cancel_fd : -1,
             .output = output,

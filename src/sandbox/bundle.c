@@ -73,7 +73,7 @@ static int write_netfiles(int statefd, const struct kiln_sandbox_opts *o, struct
     kiln_buf_reset(&out);
     r = read_host_resolv(&host, err);
     if (r >= 0)
-        r = kiln_sandbox_resolv(host.buf, o->network == KILN_SANDBOX_NET_HOST, &out, err);
+        r = kiln_sandbox_resolv(host.buf, o->network, &out, err);
     if (r >= 0)
         r = write_file(statefd, "resolv.conf", out.buf, out.len, err);
     return r;

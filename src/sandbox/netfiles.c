@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/strv.h"
+#include "netns.h"
 
 #include "base/banned.h"
 
@@ -102,15 +103,17 @@ static int add_list(struct kiln_buf *out, const char *directive, const struct ki
     return r < 0 ? r : kiln_buf_addch(out, '\n');
 }
 
-int kiln_sandbox_resolv(const char *host_conf, bool host_network, struct kiln_buf *out,
-                        struct kiln_error **err)
+int kiln_sandbox_resolv(const char *host_conf, enum kiln_sandbox_network network,
+                        struct kiln_buf *out, struct kiln_error **err)
 {
     struct resolv rc = {KILN_STRV_INIT, KILN_STRV_INIT, KILN_STRV_INIT, KILN_STRV_INIT};
     for (const char *p = host_conf; *p;) {
         size_t len = strcspn(p, "\n");
-        resolv_line(&rc, p, len, host_network);
+        resolv_line(&rc, p, len, network == KILN_SANDBOX_NET_HOST);
         p += len + (p[len] == '\n');
     }
+    if (rc.nameservers.n == 0 && network == KILN_SANDBOX_NET_DEFAULT)
+        kiln_strv_push(&rc.nameservers, KILN_SANDBOX_NETNS_DNS);
     if (rc.nameservers.n == 0)
         for (size_t i = 0; i < ELEMENTSOF(default_nameservers); i++)
             kiln_strv_push(&rc.nameservers, default_nameservers[i]);

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "bundle.h"
 #include "limits.h"
+#include "netns.h"
 #include "runtime.h"
 #include "stubs.h"
 
@@ -100,6 +101,15 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
     if (statefd < 0)
         return kiln_error_set_errno(err, -errno, "open the sandbox state directory '%s'",
                                     o->state_dir);
+    _cleanup_(kiln_sandbox_netns_close) struct kiln_sandbox_netns ns = KILN_SANDBOX_NETNS_INIT;
+    struct kiln_sandbox_opts networked;
+    if (o->network == KILN_SANDBOX_NET_DEFAULT && !o->netns) {
+        if ((r = kiln_sandbox_netns_open(&ns, o->cancel_fd, err)) < 0)
+            return r;
+        networked = *o;
+        networked.netns = ns.path;
+        o = &networked;
+    }
     json_t *spec = NULL;
     r = kiln_sandbox_write_bundle(statefd, o, &spec, err);
     if (r < 0)

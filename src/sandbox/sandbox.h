@@ -18,6 +18,9 @@
 enum kiln_sandbox_network {
     KILN_SANDBOX_NET_NONE, /* a new network namespace with loopback only */
     KILN_SANDBOX_NET_HOST,
+    /* a new network namespace with outbound network through slirp4netns, without the host's
+       loopback (netns.h) */
+    KILN_SANDBOX_NET_DEFAULT,
 };
 
 typedef void kiln_sandbox_output_fn(void *userdata, int stream, const char *data, size_t len);
@@ -41,6 +44,7 @@ struct kiln_sandbox_opts {
     const struct kiln_sandbox_mount *mounts; /* RUN --mount: cache and tmpfs mounts */
     size_t n_mounts;
     enum kiln_sandbox_network network;
+    const char *netns; /* KILN_SANDBOX_NET_DEFAULT: a namespace to join by path; NULL: a new one */
     const char *hostname;  /* NULL: "buildkitsandbox" */
     const char *state_dir; /* an empty private directory for the bundle */
     const char *runtime;   /* NULL: "runc" from PATH */

@@ -114,8 +114,12 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
     json_decref(capset);
     json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type",
                            "uts", "type", "mount");
-    if (o->network == KILN_SANDBOX_NET_NONE)
-        json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+    if (o->network != KILN_SANDBOX_NET_HOST) {
+        json_t *net = json_pack("{s:s}", "type", "network");
+        if (o->network == KILN_SANDBOX_NET_DEFAULT && o->netns)
+            json_object_set_new(net, "path", json_string(o->netns));
+        json_array_append_new(ns, net);
+    }
     json_t *lx = json_pack("{s:o, s:o, s:o, s:{s:[{s:b, s:s}]}}", "namespaces", ns, "maskedPaths",
                            strings(masked, ELEMENTSOF(masked)), "readonlyPaths",
                            strings(readonly, ELEMENTSOF(readonly)), "resources", "devices", "allow",

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test-netns.c - RUN's default network with the real slirp4netns: a new
+ * namespace with outbound network that cannot reach the host's loopback,
+ * torn down without a trace (no slirp4netns, no fd) on close, cancel and
+ * failure; its spec entry and resolv.conf. Tests that need root and
+ * slirp4netns are skipped without them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "sandbox/netfiles.h"
+#include "sandbox/netns.h"
+#include "sandbox/spec.h"
+
+#include "base/banned.h"
+
+/* slirp4netns processes whose parent is this process. */
+static int slirp_children(void)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    int n = 0;
+    char want[32];
+    snprintf(want, sizeof(want), "PPid:\t%d\n", (int)getpid());
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], text[4096] = "";
+        snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, text, sizeof(text) - 1);
+        close(fd);
+        if (len > 0 && strncmp(text, "Name:\tslirp4netns\n", 18) == 0 && strstr(text, want))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+static bool have_slirp(void)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin";; p++) {
+        size_t len = strcspn(p, ":");
+        _cleanup_free_ char *cand = kiln_xasprintf("%.*s/slirp4netns", (int)len, p);
+        if (access(cand, X_OK) == 0)
+            return true;
+        p += len;
+        if (!*p)
+            return false;
+    }
+}
+
+static void need_root_and_slirp(void)
+{
+    if (geteuid() != 0 || !have_slirp()) {
+        print_message("needs root and slirp4netns (apt-get install slirp4netns)\n");
+        skip();
+    }
+}
+
+/* A TCP listener on addr (IPv4 text), port chosen by the kernel; returns the fd and *port. */
+static int listen_on(const char *addr, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* The first IPv4 address of an interface that is up and not loopback, or false. */
+static bool host_address(char out[INET_ADDRSTRLEN])
+{
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) < 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+            !(i->ifa_flags & IFF_LOOPBACK))
+            found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out,
+                              INET_ADDRSTRLEN) != NULL;
+    freeifaddrs(ifs);
+    return found;
+}
+
+struct probe {
+    int nsfd;
+    const char *addr;
+    uint16_t port;
+    int result; /* 0 connected, -errno */
+};
+
+/* Connects to probe->addr:port from inside the namespace (this thread only joins it). */
+static void *probe_thread(void *arg)
+{
+    struct probe *p = arg;
+    if (setns(p->nsfd, CLONE_NEWNET) < 0) {
+        p->result = -errno;
+        return NULL;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->port)};
+    inet_pton(AF_INET, p->addr, &sa.sin_addr);
+    p->result = -ETIMEDOUT;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        p->result = 0;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd pf = {fd, POLLOUT, 0};
+        if (poll(&pf, 1, 3000) == 1) {
+            int e = 0;
+            socklen_t len = sizeof(e);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len);
+            p->result = -e;
+        }
+    } else {
+        p->result = -errno;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* Whether a connection from the namespace to addr:port gets through to the listener lfd. */
+static bool reaches(int nsfd, int lfd, const char *addr, uint16_t port)
+{
+    struct probe p = {nsfd, addr, port, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, probe_thread, &p), 0);
+    pthread_join(t, NULL);
+    if (p.result != 0)
+        return false;
+    /* slirp4netns accepts for the guest first: the host side proves it got through */
+    struct pollfd pf = {lfd, POLLIN, 0};
+    if (poll(&pf, 1, 3000) != 1)
+        return false;
+    int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (c >= 0)
+        close(c);
+    return c >= 0;
+}
+
+static void test_netns__reaches_hosts_but_not_host_loopback(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    char addr[INET_ADDRSTRLEN];
+    if (!host_address(addr)) {
+        print_message("the host has no non-loopback IPv4 address\n");
+        skip();
+    }
+    uint16_t lo_port, ext_port;
+    int lo = listen_on("127.0.0.1", &lo_port);
+    int ext = listen_on(addr, &ext_port);
+    struct kiln_sandbox_netns ns;
+    struct kiln_error *err = NULL;
+    assert_int_equal(kiln_sandbox_netns_open(&ns, -1, &err), 0);
+
+    struct stat own, other;
+    assert_int_equal(stat("/proc/self/ns/net", &own), 0);
+    assert_int_equal(stat(ns.path, &other), 0);
+    if (own.st_ino == other.st_ino)
+        fail_msg("'%s' is the host's own network namespace", ns.path);
+    assert_int_equal(slirp_children(), 1);
+
+    if (!reaches(ns.fd, ext, addr, ext_port))
+        fail_msg("the namespace cannot reach %s:%u on the host", addr, ext_port);
+    if (reaches(ns.fd, lo, "10.0.2.2", lo_port))
+        fail_msg("the namespace reached the host's 127.0.0.1:%u through 10.0.2.2", lo_port);
+    if (reaches(ns.fd, lo, "127.0.0.1", lo_port))
+        fail_msg("the namespace's 127.0.0.1 is the host's");
+
+    kiln_sandbox_netns_close(&ns);
+    assert_int_equal(ns.fd, -1);
+    assert_int_equal(slirp_children(), 0);
+    close(lo);
+    close(ext);
+}
+
+static void test_netns__close_leaves_nothing(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    int fds = open_fds();
+    for (int i = 0; i < 5; i++) {
+        struct kiln_sandbox_netns ns;
+        assert_int_equal(kiln_sandbox_netns_open(&ns, -1, NULL), 0);
+        assert_int_equal(slirp_children(), 1);
+        kiln_sandbox_netns_close(&ns);
+        kiln_sandbox_netns_close(&ns); /* a closed one again is a no-op */
+    }
+    assert_int_equal(slirp_children(), 0);
+    assert_int_equal(open_fds(), fds);
+}
+
+static void test_netns__cancel_leaves_nothing(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    int fds = open_fds();
+    struct kiln_sandbox_netns ns;
+    struct kiln_error *err = NULL;
+    int r = kiln_sandbox_netns_open(&ns, p[0], &err);
+    if (r != KILN_E_CANCELLED)
+        fail_msg("open with cancel: %d %s", r, err ? err->message : "");
+    kiln_error_free(err);
+    assert_int_equal(slirp_children(), 0);
+    assert_int_equal(open_fds(), fds);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_netns__missing_slirp_says_what_to_install(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    _cleanup_free_ char *path = kiln_xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin");
+    setenv("PATH", "/nonexistent", 1);
+    int fds = open_fds();
+    struct kiln_sandbox_netns ns;
+    struct kiln_error *err = NULL;
+    int r = kiln_sandbox_netns_open(&ns, -1, &err);
+    setenv("PATH", path, 1);
+    assert_int_equal(r, KILN_E_NOTFOUND);
+    assert_non_null(err);
+    if (!strstr(err->message, "apt-get install slirp4netns") ||
+        !strstr(err->message, "--network=none"))
+        fail_msg("message names neither the package nor the way out: %s", err->message);
+    kiln_error_free(err);
+    assert_int_equal(open_fds(), fds);
+}
+
+static void test_netns__spec_joins_the_namespace(void **state)
+{
+    (void)state;
+    struct kiln_sandbox_opts o = {.rootfs = "/r",
+                                  .argv = (const char *const[]){"true", NULL},
+                                  .cwd = "/",
+                                  .network = KILN_SANDBOX_NET_DEFAULT,
+                                  .netns = "/proc/1/fd/9"};
+    json_t *spec = kiln_sandbox_spec(&o, "/s/hosts", "/s/resolv.conf");
+    json_t *nss = json_object_get(json_object_get(spec, "linux"), "namespaces");
+    const char *path = NULL;
+    for (size_t i = 0; i < json_array_size(nss); i++) {
+        json_t *n = json_array_get(nss, i);
+        if (strcmp(json_string_value(json_object_get(n, "type")), "network") == 0)
+            path = json_string_value(json_object_get(n, "path"));
+    }
+    if (!path || strcmp(path, "/proc/1/fd/9") != 0)
+        fail_msg("network namespace path: %s", path ? path : "(none)");
+    json_decref(spec);
+}
+
+static void test_netns__resolv_for_the_default_network(void **state)
+{
+    (void)state;
+    struct kiln_buf b = KILN_BUF_INIT(4096);
+    /* loopback resolvers are out of reach: slirp4netns's forwarder asks them */
+    assert_int_equal(kiln_sandbox_resolv("nameserver 127.0.0.53\nsearch example.org\n",
+                                         KILN_SANDBOX_NET_DEFAULT, &b, NULL),
+                     0);
+    assert_string_equal(b.buf, "nameserver 10.0.2.3\nsearch example.org\n");
+    kiln_buf_reset(&b);
+    /* other resolvers are reached through slirp4netns, as BuildKit keeps them */
+    assert_int_equal(kiln_sandbox_resolv("nameserver 127.0.0.1\nnameserver 192.0.2.53\n",
+                                         KILN_SANDBOX_NET_DEFAULT, &b, NULL),
+                     0);
+    assert_string_equal(b.buf, "nameserver 192.0.2.53\n");
+    kiln_buf_reset(&b);
+    /* --network=none keeps BuildKit's public fallback */
+    assert_int_equal(kiln_sandbox_resolv("nameserver 127.0.0.1\n", KILN_SANDBOX_NET_NONE, &b, NULL),
+                     0);
+    if (strstr(b.buf, "10.0.2.3"))
+        fail_msg("--network=none names slirp4netns's resolver: %s", b.buf);
+    kiln_buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_netns__reaches_hosts_but_not_host_loopback),
+            cmocka_unit_test(test_netns__close_leaves_nothing),
+            cmocka_unit_test(test_netns__cancel_leaves_nothing),
+            cmocka_unit_test(test_netns__missing_slirp_says_what_to_install),
+            cmocka_unit_test(test_netns__spec_joins_the_namespace),
+            cmocka_unit_test(test_netns__resolv_for_the_default_network),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
