@@ -263,6 +263,17 @@ static void test_convert__run_heredoc_shebang(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "created_by")),
                         "RUN /bin/sh -c /dev/pipes/EOF # buildkit");
     done(&c);
+
+    /* A quoted delimiter and an fd prefix still make a lone heredoc; the body is never expanded. */
+    c = conv("FROM scratch\nARG X=1\nRUN <<'EOF'\n#!/bin/sh\necho $X\nEOF\n"
+             "RUN 3<<EOF\necho $X\nEOF\n");
+    assert_string_equal(c.g->v[0]->copy.inline_files[0].data, "#!/bin/sh\necho $X\n");
+    expect_strv(&c.g->v[1]->exec.args, NAMES("/bin/sh", "-c", "/dev/pipes/EOF"), "quoted #!");
+    expect_strv(&c.g->v[2]->exec.args, NAMES("/bin/sh", "-c", "echo $X\n"), "3<<EOF");
+    hist = json_object_get(c.g->config, "history");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 1), "created_by")),
+                        "RUN |1 X=1 /bin/sh -c /dev/pipes/EOF # buildkit");
+    done(&c);
 }
 
 static void test_convert__copy(void **state)
