@@ -56,15 +56,18 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
-/* A new client: its own connection to the agent, or closed at once when the agent refuses. */
+/*
+ * A new client: its own connection to the agent, or closed at once when the
+ * agent refuses or its backlog is full (a non-blocking unix connect never
+ * waits: a stuck agent cannot hold the thread past the step's end).
+ */
 static void accept_one(struct kiln_ssh_forward *f)
 {
     int client = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (client < 0)
         return;
-    int agent = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (agent < 0 || connect(agent, (struct sockaddr *)&f->agent, sizeof(f->agent)) < 0 ||
-        fcntl(agent, F_SETFL, O_NONBLOCK) < 0) {
+    int agent = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (agent < 0 || connect(agent, (struct sockaddr *)&f->agent, sizeof(f->agent)) < 0) {
         if (agent >= 0)
             close(agent);
         close(client);
