@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -18,41 +17,61 @@
 
 #include "base/banned.h"
 
-/* Where runc's cgroupfs driver puts the cgroup of a container given no cgroupsPath. */
-static char *pids_events_path(const char *id)
+/* Reads a small file whole into buf (NUL-terminated); false when it cannot. */
+static bool read_small(const char *path, char *buf, size_t size)
 {
-    struct stat st;
-    if (stat("/sys/fs/cgroup/pids", &st) == 0 && S_ISDIR(st.st_mode))
-        return kiln_xasprintf("/sys/fs/cgroup/pids/%s/pids.events", id); /* cgroup v1 */
-    return kiln_xasprintf("/sys/fs/cgroup/%s/pids.events", id);          /* unified v2 */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/*
+ * pids.events of the cgroup of the process in pid_file: its "N:pids:PATH"
+ * line under cgroup v1, else its "0::PATH" line under v2. NULL while the
+ * file or the process is not there.
+ */
+static char *pids_events_path(const char *pid_file)
+{
+    char text[4096];
+    if (!read_small(pid_file, text, 32))
+        return NULL;
+    _cleanup_free_ char *proc = kiln_xasprintf("/proc/%ld/cgroup", strtol(text, NULL, 10));
+    if (!read_small(proc, text, sizeof(text)))
+        return NULL;
+    const char *v1 = strstr(text, ":pids:"), *v2 = strstr(text, "0::");
+    if (v1)
+        return kiln_xasprintf("/sys/fs/cgroup/pids%.*s/pids.events", (int)strcspn(v1 + 6, "\n"),
+                              v1 + 6);
+    if (v2 && (v2 == text || v2[-1] == '\n'))
+        return kiln_xasprintf("/sys/fs/cgroup%.*s/pids.events", (int)strcspn(v2 + 3, "\n"), v2 + 3);
+    return NULL;
 }
 
 void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,
-                             const char *id, int64_t now_ns)
+                             const char *pid_file, int64_t now_ns)
 {
     *g = (struct kiln_sandbox_guard){.o = o};
     if (o->pids_max > 0)
-        g->pids_events = pids_events_path(id);
-    if (g->pids_events || o->disk_reserve > 0)
+        g->pid_file = kiln_xstrdup(pid_file);
+    if (g->pid_file || o->disk_reserve > 0)
         g->next_ns = now_ns;
 }
 
 void kiln_sandbox_guard_release(struct kiln_sandbox_guard *g)
 {
+    free(g->pid_file);
     free(g->pids_events);
-    g->pids_events = NULL;
+    g->pid_file = g->pids_events = NULL;
 }
 
 /* Forks the cgroup refused at its limit ("max N" of pids.events); 0 when it cannot be read. */
 static long long pids_refused(const char *path)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     char text[256];
-    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
-    if (n <= 0)
-        return 0;
-    text[n] = '\0';
-    const char *max = strstr(text, "max ");
+    const char *max = read_small(path, text, sizeof(text)) ? strstr(text, "max ") : NULL;
     return max ? strtoll(max + 4, NULL, 10) : 0;
 }
 
@@ -63,6 +82,8 @@ bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool
     if (!g->next_ns || (!force && now_ns < g->next_ns))
         return false;
     g->next_ns = now_ns + KILN_SANDBOX_GUARD_NS;
+    if (g->pid_file && !g->pids_events)
+        g->pids_events = pids_events_path(g->pid_file);
     if (g->pids_events && pids_refused(g->pids_events) > 0)
         g->hit = KILN_SANDBOX_HIT_PIDS;
     struct statvfs fs;

@@ -22,15 +22,21 @@ enum kiln_sandbox_limit_hit {
 /* Watches one running container against the resolved limits of its options. */
 struct kiln_sandbox_guard {
     const struct kiln_sandbox_opts *o;
-    char *pids_events; /* the container's cgroup pids.events; NULL without a limit */
+    char *pid_file;    /* the runtime's --pid-file: the container's first process; NULL without a
+                          pids limit */
+    char *pids_events; /* its cgroup's pids.events, once the process was seen */
     int64_t next_ns;   /* when to look again; 0: nothing to watch */
     enum kiln_sandbox_limit_hit hit;
     uint64_t free_bytes; /* free space when the disk limit was hit */
 };
 
-/* o's limits must be resolved; id is the container's (runc puts it in cgroup /<id>). */
+/*
+ * o's limits must be resolved; pid_file is where the runtime writes the
+ * container's first process (`run --pid-file`, runc and crun alike), whose
+ * pids cgroup is the container's, wherever the runtime put it.
+ */
 void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,
-                             const char *id, int64_t now_ns);
+                             const char *pid_file, int64_t now_ns);
 void kiln_sandbox_guard_release(struct kiln_sandbox_guard *g);
 
 /* Looks when due (at now_ns >= g->next_ns, or always with force); true once a limit is hit. */

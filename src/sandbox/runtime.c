@@ -275,8 +275,9 @@ int kiln_sandbox_runtime_run(const struct kiln_sandbox_container *c,
         close(out[1]);
         return kiln_error_set_errno(err, r, "create the sandbox's output pipe");
     }
-    const char *argv[] = {c->runtime, "--log",    c->log,    "--log-format", "json",
-                          "run",      "--bundle", c->bundle, c->id,          NULL};
+    _cleanup_free_ char *pid_file = kiln_xasprintf("%s/init.pid", c->bundle);
+    const char *argv[] = {c->runtime,   "--log",  c->log,     "--log-format", "json", "run",
+                          "--pid-file", pid_file, "--bundle", c->bundle,      c->id,  NULL};
     struct watch w = {.c = c, .o = o, .pidfd = -1, .pipes = {out[0], errp[0]}};
     int r = spawn(argv, out[1], errp[1], &w.pid);
     close(out[1]);
@@ -286,7 +287,7 @@ int kiln_sandbox_runtime_run(const struct kiln_sandbox_container *c,
         close(errp[0]);
         return kiln_error_set_errno(err, r, "start the OCI runtime '%s'", c->runtime);
     }
-    kiln_sandbox_guard_init(&w.guard, o, c->id, now_ns());
+    kiln_sandbox_guard_init(&w.guard, o, pid_file, now_ns());
     w.pidfd = (int)syscall(SYS_pidfd_open, w.pid, 0);
     r = w.pidfd < 0 ? -errno : watch(&w);
     if (r < 0) { /* cannot watch it: make sure it is gone */

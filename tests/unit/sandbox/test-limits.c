@@ -50,11 +50,12 @@ struct fixture {
     int states;
 };
 
-static bool can_run(void)
+/* Whether the runtime (NULL: the default) and busybox are installed. */
+static bool can_run(const char *runtime)
 {
     char *runc = NULL;
     struct kiln_error *e = NULL;
-    bool ok = kiln_sandbox_find_runtime(NULL, &runc, &e) == 0 && access(BUSYBOX, X_OK) == 0;
+    bool ok = kiln_sandbox_find_runtime(runtime, &runc, &e) == 0 && access(BUSYBOX, X_OK) == 0;
     kiln_error_free(e);
     free(runc);
     return ok;
@@ -172,7 +173,7 @@ static void test_limits__guard_disk(void **state)
     struct kiln_sandbox_opts o = {
             .rootfs = f->fs, .argv = argv, .pids_max = -1, .disk_reserve = RESERVE};
     struct kiln_sandbox_guard g;
-    kiln_sandbox_guard_init(&g, &o, "kiln-none", 1);
+    kiln_sandbox_guard_init(&g, &o, "/nonexistent/init.pid", 1);
     assert_false(kiln_sandbox_guard_check(&g, 1, false));
     _cleanup_free_ char *big = kiln_xasprintf("%s/big", f->fs);
     write_file(big, 48 * MIB);
@@ -183,7 +184,7 @@ static void test_limits__guard_disk(void **state)
     kiln_sandbox_guard_release(&g);
 
     o.disk_reserve = -1; /* nothing to watch */
-    kiln_sandbox_guard_init(&g, &o, "kiln-none", 1);
+    kiln_sandbox_guard_init(&g, &o, "/nonexistent/init.pid", 1);
     assert_false(kiln_sandbox_guard_check(&g, 1, true));
     kiln_sandbox_guard_release(&g);
 }
@@ -229,31 +230,56 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void test_limits__fork_bomb(void **state)
+/* A fork bomb in `runtime` stopped at a limit of 64; pid 1 stays, so only the limit ends it. */
+static void fork_bomb(struct fixture *f, const char *runtime)
 {
-    struct fixture *f = *state;
-    if (!can_run())
-        skip();
-    /* pid 1 stays, so the bomb is not ended by the namespace's end: only the limit stops it */
-    const char *argv[] = {"/bin/sh", "-c", "b() { b | b & }; b; sleep 50", NULL};
+    const char *argv[] = {"/bin/sh", "-c", "b() { b | b & }; b; sleep 20", NULL};
     struct kiln_sandbox_opts o = run_opts(f, argv);
+    o.runtime = runtime;
     o.pids_max = BOMB_MAX;
+    o.timeout_ns = 15 * 1000000000LL;
     struct kiln_error *e = NULL;
     int code = -1;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int r = kiln_sandbox_run(&o, &code, &e);
     double took = since(&t0);
-    print_message("# fork bomb stopped in %.2fs\n", took);
+    print_message("# fork bomb in %s stopped in %.2fs\n", runtime, took);
     expect_fail(r, &e, KILN_E_LIMIT, "process limit of 64");
     assert_true(took < 10);
     free((char *)o.state_dir);
 }
 
+static void test_limits__fork_bomb_runc(void **state)
+{
+    if (!can_run("runc"))
+        skip();
+    fork_bomb(*state, "runc");
+}
+
+static void test_limits__fork_bomb_crun(void **state)
+{
+    struct fixture *f = *state;
+    if (!can_run("crun"))
+        skip();
+    const char *argv[] = {"/bin/sh", "-c", "true", NULL};
+    struct kiln_sandbox_opts o = run_opts(f, argv);
+    o.runtime = "crun";
+    struct kiln_error *e = NULL;
+    int code, r = kiln_sandbox_run(&o, &code, &e);
+    free((char *)o.state_dir);
+    if (r < 0) /* crun refuses some hosts (cgroup v1 with v2 controllers) */
+        print_message("# crun cannot run here: %s\n", kiln_error_message(e, r));
+    kiln_error_free(e);
+    if (r < 0)
+        skip();
+    fork_bomb(f, "crun");
+}
+
 static void test_limits__disk_fill(void **state)
 {
     struct fixture *f = *state;
-    if (!can_run())
+    if (!can_run(NULL))
         skip();
     const char *argv[] = {"/bin/sh", "-c", "dd if=/dev/zero of=/big bs=1M", NULL};
     struct kiln_sandbox_opts o = run_opts(f, argv);
@@ -291,7 +317,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_limits__defaults_and_env, setup, teardown),
             cmocka_unit_test(test_limits__spec_pids),
             cmocka_unit_test_setup_teardown(test_limits__guard_disk, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_limits__fork_bomb, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_limits__fork_bomb_runc, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_limits__fork_bomb_crun, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__disk_fill, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
