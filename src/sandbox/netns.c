@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -225,13 +226,27 @@ int kiln_sandbox_netns_open(struct kiln_sandbox_netns *ret, int cancel_fd, struc
     return 0;
 }
 
+/* Reaps one slirp4netns: its exit waits for the kernel to remove tap0 (tens of ms). */
+static void *reap_thread(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
 void kiln_sandbox_netns_close(struct kiln_sandbox_netns *ns)
 {
     if (ns->slirp > 0) {
         (void)kill(ns->slirp, SIGKILL);
-        int status;
-        while (waitpid(ns->slirp, &status, 0) < 0 && errno == EINTR)
-            ;
+        pthread_attr_t at;
+        pthread_t t;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &at, reap_thread, (void *)(intptr_t)ns->slirp) != 0)
+            reap_thread((void *)(intptr_t)ns->slirp);
+        pthread_attr_destroy(&at);
         ns->slirp = 0;
     }
     if (ns->exit_fd >= 0)

@@ -46,5 +46,9 @@ struct kiln_sandbox_netns {
  */
 int kiln_sandbox_netns_open(struct kiln_sandbox_netns *ret, int cancel_fd, struct kiln_error **err);
 
-/* Stops slirp4netns (killed and reaped) and drops the namespace. Accepts a closed one. */
+/*
+ * Kills slirp4netns and drops the namespace; a detached thread reaps it, as
+ * its exit waits for the kernel to remove the tap device (about 30 ms).
+ * Accepts a closed one.
+ */
 void kiln_sandbox_netns_close(struct kiln_sandbox_netns *ns);

@@ -23,11 +23,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -60,6 +62,17 @@ static int slirp_children(void)
             n++;
     }
     closedir(d);
+    return n;
+}
+
+/* slirp4netns children once the ones just killed are reaped (in the background: at most 2 s). */
+static int slirp_children_after_close(void)
+{
+    int n = slirp_children();
+    for (int i = 0; n > 0 && i < 200; i++) {
+        usleep(10000);
+        n = slirp_children();
+    }
     return n;
 }
 
@@ -214,7 +227,7 @@ static void test_netns__reaches_hosts_but_not_host_loopback(void **state)
 
     kiln_sandbox_netns_close(&ns);
     assert_int_equal(ns.fd, -1);
-    assert_int_equal(slirp_children(), 0);
+    assert_int_equal(slirp_children_after_close(), 0);
     close(lo);
     close(ext);
 }
@@ -230,9 +243,68 @@ static void test_netns__close_leaves_nothing(void **state)
         assert_int_equal(slirp_children(), 1);
         kiln_sandbox_netns_close(&ns);
         kiln_sandbox_netns_close(&ns); /* a closed one again is a no-op */
+        assert_int_equal(slirp_children_after_close(), 0);
     }
-    assert_int_equal(slirp_children(), 0);
     assert_int_equal(open_fds(), fds);
+}
+
+/* Whether a slirp4netns whose namespace path names `pid` runs, within 2 s. */
+static bool slirp_of_pid_stays(pid_t pid)
+{
+    char want[48];
+    snprintf(want, sizeof(want), "/proc/%d/fd/", (int)pid);
+    for (int i = 0; i < 200; i++) {
+        bool seen = false;
+        DIR *d = opendir("/proc");
+        assert_non_null(d);
+        for (struct dirent *e; (e = readdir(d));) {
+            char path[300], cmd[4096] = "";
+            snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ssize_t len = read(fd, cmd, sizeof(cmd) - 1);
+            close(fd);
+            for (ssize_t k = 0; k < len; k++)
+                if (cmd[k] == '\0')
+                    cmd[k] = ' ';
+            seen |= len > 0 && strncmp(cmd, "slirp4netns ", 12) == 0 && strstr(cmd, want);
+        }
+        closedir(d);
+        if (!seen)
+            return false;
+        usleep(10000);
+    }
+    return true;
+}
+
+static void test_netns__owner_killed_leaves_no_slirp(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct kiln_sandbox_netns ns;
+        char ok = kiln_sandbox_netns_open(&ns, -1, NULL) == 0 ? 'y' : 'n';
+        if (write(p[1], &ok, 1) != 1)
+            _exit(2);
+        pause(); /* killed, never closes ns */
+        _exit(0);
+    }
+    close(p[1]);
+    char ok = 0;
+    assert_int_equal(read(p[0], &ok, 1), 1);
+    close(p[0]);
+    assert_int_equal(ok, 'y');
+    assert_true(slirp_of_pid_stays(child)); /* running while its owner lives */
+    kill(child, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    if (slirp_of_pid_stays(child))
+        fail_msg("slirp4netns outlived the process that started it by 2 s");
 }
 
 static void test_netns__cancel_leaves_nothing(void **state)
@@ -249,7 +321,7 @@ static void test_netns__cancel_leaves_nothing(void **state)
     if (r != KILN_E_CANCELLED)
         fail_msg("open with cancel: %d %s", r, err ? err->message : "");
     kiln_error_free(err);
-    assert_int_equal(slirp_children(), 0);
+    assert_int_equal(slirp_children_after_close(), 0);
     assert_int_equal(open_fds(), fds);
     close(p[0]);
     close(p[1]);
@@ -326,6 +398,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_netns__reaches_hosts_but_not_host_loopback),
             cmocka_unit_test(test_netns__close_leaves_nothing),
+            cmocka_unit_test(test_netns__owner_killed_leaves_no_slirp),
             cmocka_unit_test(test_netns__cancel_leaves_nothing),
             cmocka_unit_test(test_netns__missing_slirp_says_what_to_install),
             cmocka_unit_test(test_netns__spec_joins_the_namespace),
