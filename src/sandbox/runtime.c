@@ -60,8 +60,9 @@ int kiln_sandbox_find_runtime(const char *name, char **ret_path, struct kiln_err
             break;
     }
     return kiln_error_set(err, KILN_E_NOTFOUND,
-                          "OCI runtime '%s' not found in PATH; install it (apt-get install runc)",
-                          name);
+                          "OCI runtime '%s' not found in PATH; install it (apt-get install %s) or "
+                          "choose another with --oci-runtime",
+                          name, name);
 }
 
 /* Starts argv in a process group of its own, stdin from /dev/null, stdout and stderr to out and

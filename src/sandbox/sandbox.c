@@ -18,6 +18,7 @@
 #include "bundle.h"
 #include "limits.h"
 #include "netns.h"
+#include "runtime-select.h"
 #include "runtime.h"
 #include "stubs.h"
 
@@ -91,7 +92,7 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         return r;
     o = &limited;
     _cleanup_free_ char *runtime = NULL;
-    r = kiln_sandbox_find_runtime(o->runtime, &runtime, err);
+    r = kiln_sandbox_runtime_select(o->runtime, o->state_dir, &runtime, NULL, err);
     if (r < 0)
         return r;
     _cleanup_close_ int rootfd = open(o->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -47,7 +47,8 @@ struct kiln_sandbox_opts {
     const char *netns; /* KILN_SANDBOX_NET_DEFAULT: a namespace to join by path; NULL: a new one */
     const char *hostname;  /* NULL: "buildkitsandbox" */
     const char *state_dir; /* an empty private directory for the bundle */
-    const char *runtime;   /* NULL: "runc" from PATH */
+    const char *runtime;   /* NULL: $KILN_OCI_RUNTIME, else crun where it works, else runc
+                              (runtime-select.h) */
     int64_t timeout_ns;    /* 0: none; past it the tree is killed: KILN_E_TIMEOUT */
     int cancel_fd;         /* -1: none; readable means cancel: KILN_E_CANCELLED */
     int64_t pids_max;      /* 0: KILN_RUN_PIDS_MAX or 4096; -1: none (limits.h) */

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runtime-select.h - which OCI runtime runs a RUN: the one chosen
+ * (--oci-runtime, $KILN_OCI_RUNTIME), else crun where it works on this host,
+ * else runc (docs/internals/sandbox.md, "Runtime").
+ */
+#pragma once
+
+#include "base/error.h"
+
+/* The environment's choice, NAME (looked up in PATH) or PATH; `--oci-runtime` wins over it. */
+#define KILN_SANDBOX_RUNTIME_ENV "KILN_OCI_RUNTIME"
+/* The static binary the probe's container runs (busybox-static). */
+#define KILN_SANDBOX_PROBE_BINARY "/bin/busybox"
+/* A probe container that has not ended by then is killed and the runtime counts as unusable. */
+#define KILN_SANDBOX_PROBE_TIMEOUT_NS (10 * 1000000000LL)
+
+/*
+ * The OCI runtime to use, decided once per process for each choice (the
+ * answer is kept, so later calls cost nothing):
+ *   - `choice` (NULL: $KILN_OCI_RUNTIME; NULL or "" there: none) is used as
+ *     is once it runs a trivial container on this host; KILN_E_NOTFOUND when
+ *     it is missing, KILN_E_INVALID with the runtime's own message and what
+ *     to choose instead when it cannot run one;
+ *   - without a choice, crun when it is installed and runs the trivial
+ *     container, else runc (KILN_E_NOTFOUND when runc is missing too).
+ * The probe's bundle is made and removed in a directory of its own under
+ * `scratch` (an existing directory). *ret_path is the runtime's binary;
+ * *ret_note (when ret_note is not NULL) says why crun was passed over, or
+ * is NULL. The caller frees both.
+ */
+int kiln_sandbox_runtime_select(const char *choice, const char *scratch, char **ret_path,
+                                char **ret_note, struct kiln_error **err);
