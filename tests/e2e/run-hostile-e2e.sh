@@ -62,15 +62,15 @@ check "no descriptor points at a host path" \
   bash -c "grep -q 'pipe:' '$tmp/fds/links' && ! grep -qE '$tmp|/work|/var/lib|-> /(home|root|usr|etc|tmp)' '$tmp/fds/links' '$tmp/fds/links1'"
 
 # WORKDIR /proc/self/fd/N: runc's init would start in whatever fd N is
-saw=0 failed=0 total=0
+saw=0 refused=0 total=0
 for fd in $(seq 3 12); do
   dockerfile "WORKDIR /proc/self/fd/$fd" \
     "RUN ls -a ../../.. ../../../tmp ../../../../tmp; cat ../../../../tmp/$name ../../../tmp/$name; echo pwned > ../../../../tmp/$name; echo pwned > ../../../tmp/$name; true"
   total=$((total + 1))
-  build --no-cache -o type=cacheonly "$ctx" || failed=$((failed + 1))
+  build --no-cache -o type=cacheonly "$ctx" || refused=$((refused + 1))
   grep -qE "(^| )$name( |\$)|$secret" "$tmp/out" && saw=$((saw + 1))
 done
-echo "# WORKDIR /proc/self/fd/3..12: $failed of $total builds refused by the runtime"
+echo "# WORKDIR /proc/self/fd/3..12: $refused of $total builds refused by the runtime"
 check "WORKDIR /proc/self/fd/3..12: no step saw the host's marker file" test "$saw" -eq 0
 check "WORKDIR /proc/self/fd/3..12: the host's marker file is unchanged" \
   test "$(sha256sum <"$marker")" = "$marker_sum"
