@@ -348,6 +348,38 @@ static void test_netns__missing_slirp_says_what_to_install(void **state)
     assert_int_equal(open_fds(), fds);
 }
 
+/* A slirp4netns that fails at once: a fault the real one gives only on a broken host. */
+static void test_netns__slirp_failing_is_reported_with_its_message(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    char dir[] = "/tmp/kiln-netns-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *fake = kiln_xasprintf("%s/slirp4netns", dir);
+    int fd = open(fake, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    assert_true(fd >= 0);
+    static const char script[] = "#!/bin/sh\necho 'open(\"/dev/net/tun\"): No such device' >&2\n"
+                                 "exit 1\n";
+    assert_int_equal(write(fd, script, sizeof(script) - 1), (ssize_t)sizeof(script) - 1);
+    close(fd);
+    _cleanup_free_ char *path = kiln_xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/bin");
+    _cleanup_free_ char *with_fake = kiln_xasprintf("%s:%s", dir, path);
+    setenv("PATH", with_fake, 1);
+    int fds = open_fds();
+    struct kiln_sandbox_netns ns;
+    struct kiln_error *err = NULL;
+    int r = kiln_sandbox_netns_open(&ns, -1, &err);
+    setenv("PATH", path, 1);
+    unlink(fake);
+    rmdir(dir);
+    assert_int_equal(r, KILN_E_UPSTREAM);
+    if (!strstr(err->message, "/dev/net/tun") || !strstr(err->message, "--network=none"))
+        fail_msg("message lacks slirp4netns's own words or the way out: %s", err->message);
+    kiln_error_free(err);
+    assert_int_equal(open_fds(), fds);
+}
+
 static void test_netns__spec_joins_the_namespace(void **state)
 {
     (void)state;
@@ -401,6 +433,7 @@ int main(void)
             cmocka_unit_test(test_netns__owner_killed_leaves_no_slirp),
             cmocka_unit_test(test_netns__cancel_leaves_nothing),
             cmocka_unit_test(test_netns__missing_slirp_says_what_to_install),
+            cmocka_unit_test(test_netns__slirp_failing_is_reported_with_its_message),
             cmocka_unit_test(test_netns__spec_joins_the_namespace),
             cmocka_unit_test(test_netns__resolv_for_the_default_network),
     };
