@@ -13,8 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
 . "$here/tap.sh"
 [[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
-for t in slirp4netns runc python3 curl ip; do command -v $t >/dev/null || skip_all "$t is not installed"; done
-addr=$(ip -4 -o addr show scope global | awk '{split($4, a, "/"); print a[1]; exit}')
+for t in slirp4netns runc python3 curl pgrep; do command -v $t >/dev/null || skip_all "$t is not installed"; done
+addr=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$')
 [[ -n $addr ]] || skip_all "the host has no non-loopback IPv4 address"
 
 tmp=$(mktemp -d)
