@@ -189,6 +189,17 @@ SETTER(set_builder)
     return 0;
 }
 
+SETTER(set_oci_runtime)
+{
+    if (!*v)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "--oci-runtime: the runtime is empty; give a name such as runc or "
+                              "crun, or a path");
+    free(req->oci_runtime);
+    req->oci_runtime = kiln_xstrdup(v);
+    return 0;
+}
+
 SETTER(set_allow)
 {
     if (strcmp(v, "network.host") == 0) {
@@ -366,6 +377,7 @@ static const struct value_flag value_flags[] = {
         {"--metadata-file", 0, set_metadata},
         {"--iidfile", 0, set_iidfile},
         {"--allow", 0, set_allow},
+        {"--oci-runtime", 0, set_oci_runtime},
         {"--builder", 0, set_builder},
         {"--secret", 0, set_secret},
         {"--ssh", 0, set_ssh},

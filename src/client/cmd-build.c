@@ -42,6 +42,11 @@ void kiln_cmd_build_help(void)
            "the local Docker engine)\n"
            "      --metadata-file string     Write build result metadata to a file\n"
            "      --no-cache                 Do not use cache when building the image\n"
+           "      --oci-runtime string       OCI runtime of RUN steps: a name in PATH or a path "
+           "(default:\n"
+           "                                 $KILN_OCI_RUNTIME, else crun where it works, else "
+           "runc;\n"
+           "                                 local builder only: kilnd serve chooses its own)\n"
            "  -o, --output stringArray       Output destination (format: "
            "\"type=local,dest=path\")\n"
            "      --platform stringArray     Set target platform(s) for build "
@@ -76,7 +81,8 @@ void kiln_cmd_build_help(void)
            "Environment: SOURCE_DATE_EPOCH (reproducible digests), BUILDKIT_PROGRESS,\n"
            "KILN_DATA_DIR (default /var/lib/kiln for root, else $XDG_DATA_HOME/kiln),\n"
            "KILN_CACHE_LIMIT (collect the cache down to a size such as 20GB after each build),\n"
-           "KILN_INSECURE_REGISTRIES (host[:port],... spoken to over plain HTTP), DOCKER_HOST.\n"
+           "KILN_INSECURE_REGISTRIES (host[:port],... spoken to over plain HTTP), DOCKER_HOST,\n"
+           "KILN_OCI_RUNTIME (as --oci-runtime).\n"
            "\n"
            "Exit status: 0 built, 1 the build failed, 2 the command line is wrong.\n");
 }

@@ -139,6 +139,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
             .n_mounts = mounts.n,
             .network = !x->run ? KILN_SANDBOX_NET_DEFAULT : sandbox_network[x->run->network],
             .state_dir = state,
+            .runtime = ctx->sv->request ? ctx->sv->request->oci_runtime : NULL,
             .cancel_fd = ctx->sv->cancel_fd > 0 ? ctx->sv->cancel_fd : -1,
             .output = output,
             .output_userdata = ctx,

@@ -28,7 +28,8 @@ json_t *kiln_build_output_json(const struct kiln_build_output *o);
 /*
  * The request's fields as JSON (keys: context, dockerfile, tags, build_args, labels,
  * target, platforms, outputs, no_cache, pull, allow_network_host,
- * source_date_epoch, builder). The Dockerfile's text and secrets are not in it.
+ * source_date_epoch, builder, and oci_runtime when one is chosen). The Dockerfile's
+ * text and secrets are not in it.
  * Caller decrefs.
  */
 json_t *kiln_build_request_to_json(const struct kiln_build_request *req);

@@ -111,6 +111,9 @@ req "--push sets push on an image output" 'len(r["outputs"])==1 and '"$o0"'["pus
 req "--load adds a docker output without dest" 'len(r["outputs"])==1 and '"$o0"'["type"]=="docker" and '"$o0"'["dest"] is None' --load "$ctx"
 req "--load and -o type=docker are one output" 'len(r["outputs"])==1' --load -o type=docker "$ctx"
 req "--load and --push are two outputs" 'len(r["outputs"])==2' --load --push -t a "$ctx"
+req "--oci-runtime NAME" 'r["oci_runtime"]=="crun"' --oci-runtime crun "$ctx"
+req "--oci-runtime=PATH" 'r["oci_runtime"]=="/usr/sbin/runc"' --oci-runtime=/usr/sbin/runc "$ctx"
+req "no --oci-runtime: none in the request (the sandbox chooses)" '"oci_runtime" not in r' "$ctx"
 
 # --- bad flags: exit 2, the flag named ---
 bad "no context" 'requires exactly 1 argument'
@@ -128,6 +131,7 @@ bad "--quiet with --progress=plain" '--quiet and --progress cannot be used toget
 bad "output without type" "type= is required" -o dest=x,name=y "$ctx"
 bad "unknown output type" "unknown type 'zip'; use registry" -o type=zip "$ctx"
 bad "unknown output key" "unknown key 'colour'" -o type=oci,colour=red "$ctx"
+bad "empty --oci-runtime" "--oci-runtime: the runtime is empty" --oci-runtime= "$ctx"
 bad "bad push value" "push='maybe': use true or false" -o type=image,push=maybe "$ctx"
 bad "bad compression" "compression='brotli': use gzip, zstd or uncompressed" -o type=oci,compression=brotli "$ctx"
 bad "gzip level past 9" "compression-level=12 is for zstd" -o type=oci,dest=x,compression-level=12 "$ctx"
