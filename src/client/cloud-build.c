@@ -22,6 +22,7 @@
 #include "context-index.h"
 #include "context-upload.h"
 #include "context/read-dockerfile.h"
+#include "engine/docker-engine.h"
 #include "engine/request-json.h"
 #include "oci/digest.h"
 #include "oci/json.h"
@@ -318,6 +319,15 @@ static int follow(struct run *run, struct kiln_error **err)
     return r;
 }
 
+/* The layers the engine loaded into has already: the builder leaves them out of the tar. */
+static const char *engine_has(struct kiln_build_request *req, const char *sock)
+{
+    for (size_t i = 0; i < req->n_outputs; i++)
+        if (req->outputs[i].type == KILN_OUTPUT_DOCKER && !req->outputs[i].dest)
+            kiln_docker_engine_chains(sock, &req->tags, &req->outputs[i].engine_has);
+    return sock;
+}
+
 /* A tagged build with no output loads into the local Docker engine when there is one. */
 static const char *plan_load(struct kiln_build_request *req)
 {
@@ -330,7 +340,7 @@ static const char *plan_load(struct kiln_build_request *req)
         if (req->outputs[i].type == KILN_OUTPUT_DOCKER && !req->outputs[i].dest)
             has_load = true;
     if (has_load)
-        return sock ? sock : "/var/run/docker.sock";
+        return engine_has(req, sock ? sock : "/var/run/docker.sock");
     if (req->n_outputs || !req->tags.n)
         return NULL;
     struct stat st;
@@ -346,7 +356,7 @@ static const char *plan_load(struct kiln_build_request *req)
                                                  .compression = KILN_OCI_COMPRESSION_GZIP,
                                                  .compression_level = KILN_OCI_LEVEL_DEFAULT,
                                                  .oci_mediatypes = KILN_DF_UNSET};
-    return sock;
+    return engine_has(req, sock);
 }
 
 static int finish(struct run *run, struct kiln_build_request *req, const struct kiln_build_cli *cli,

@@ -46,6 +46,7 @@ void kiln_build_request_release(struct kiln_build_request *req)
     for (size_t i = 0; i < req->n_outputs; i++) {
         free(req->outputs[i].dest);
         kiln_strv_release(&req->outputs[i].names);
+        kiln_strv_release(&req->outputs[i].engine_has);
     }
     free(req->outputs);
     free(req->builder);

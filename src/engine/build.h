@@ -41,6 +41,7 @@ struct kiln_build_output {
     int compression_level;                 /* KILN_OCI_LEVEL_DEFAULT */
     bool force_compression;
     enum kiln_df_tristate oci_mediatypes; /* unset: OCI (docker output: Docker's) */
+    struct kiln_strv engine_has; /* docker, for a load: chain ids the engine has (left out) */
 };
 
 /* A build secret (--secret): its value, read by the client before the build. */

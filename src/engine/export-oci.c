@@ -149,6 +149,6 @@ int kiln_export_oci_tar(struct kiln_store *s, const struct kiln_export_image *im
     _cleanup_buf_ struct kiln_buf index = KILN_BUF_INIT(KILN_MANIFEST_MAX);
     int r = kiln_export_index_json(s, img, &index, err);
     if (r >= 0)
-        r = kiln_export_layout_write(s, img, &index, NULL, out, userdata, err);
+        r = kiln_export_layout_write(s, img, &index, NULL, NULL, out, userdata, err);
     return r < 0 ? kiln_error_wrap(err, r, "type=oci") : r;
 }

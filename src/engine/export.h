@@ -39,6 +39,8 @@ struct kiln_export_image {
     /* index.json's org.opencontainers.image.created: the epoch when set, else now. */
     bool has_epoch;
     int64_t epoch;
+    /* type=docker for a load: chain ids of layers the engine has; their blobs are left out */
+    const struct kiln_strv *engine_has;
 };
 
 /*
@@ -121,12 +123,13 @@ int kiln_export_index_json(struct kiln_store *s, const struct kiln_export_image 
 
 /*
  * Writes the layout tar: blobs/, blobs/sha256/, every blob reachable from
- * img (sorted), index.json, manifest.json when not NULL, oci-layout.
+ * img (sorted) but those in `skip` (may be NULL), index.json, manifest.json
+ * when not NULL, oci-layout.
  */
 int kiln_export_layout_write(struct kiln_store *s, const struct kiln_export_image *img,
                              const struct kiln_buf *index_json,
-                             const struct kiln_buf *manifest_json, kiln_oci_write_fn out,
-                             void *userdata, struct kiln_error **err);
+                             const struct kiln_buf *manifest_json, const struct kiln_strv *skip,
+                             kiln_oci_write_fn out, void *userdata, struct kiln_error **err);
 
 /* ---- Shared by the filesystem exporters (export-rootfs.c, export-tar.c) ---- */
 

@@ -193,10 +193,18 @@ static int put_blob(struct kiln_store *s, const char *digest, kiln_oci_write_fn 
     return r < 0 ? r : put_padding(size, out, ud, err);
 }
 
+static bool skipped(const struct kiln_strv *skip, const char *digest)
+{
+    for (size_t i = 0; skip && i < skip->n; i++)
+        if (strcmp(skip->v[i], digest) == 0)
+            return true;
+    return false;
+}
+
 int kiln_export_layout_write(struct kiln_store *s, const struct kiln_export_image *img,
                              const struct kiln_buf *index_json,
-                             const struct kiln_buf *manifest_json, kiln_oci_write_fn out,
-                             void *userdata, struct kiln_error **err)
+                             const struct kiln_buf *manifest_json, const struct kiln_strv *skip,
+                             kiln_oci_write_fn out, void *userdata, struct kiln_error **err)
 {
     _cleanup_strv_ struct kiln_strv blobs = KILN_STRV_INIT;
     int r = collect(s, img->digest, img->media_type, 0, &blobs, err);
@@ -209,7 +217,7 @@ int kiln_export_layout_write(struct kiln_store *s, const struct kiln_export_imag
     if (r >= 0)
         r = put_header("blobs/sha256/", KILN_OCI_TAR_DIR, 0755, 0, out, userdata, err);
     for (size_t i = 0; r >= 0 && i < blobs.n; i++)
-        if (i == 0 || strcmp(blobs.v[i], blobs.v[i - 1]))
+        if ((i == 0 || strcmp(blobs.v[i], blobs.v[i - 1])) && !skipped(skip, blobs.v[i]))
             r = put_blob(s, blobs.v[i], out, userdata, err);
     if (r >= 0)
         r = put_file("index.json", 0644, index_json->buf, index_json->len, out, userdata, err);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "docker-engine.h"
 #include "export.h"
 #include "image-export.h"
 #include "mount.h"
@@ -163,15 +164,37 @@ static int dest_close(struct dest_file *f, const char *dest, int r, struct kiln_
     return r;
 }
 
+/*
+ * --load: the layers the engine has already stay out of the tar; an engine
+ * that refuses such a tar gets the whole image.
+ */
+static int load(const struct kiln_outputs_ctx *o, struct kiln_export_image *ei,
+                struct kiln_error **err)
+{
+    const char *socket = o->env->docker_socket ? o->env->docker_socket : "/var/run/docker.sock";
+    _cleanup_strv_ struct kiln_strv has = KILN_STRV_INIT;
+    for (size_t i = 0; ei->engine_has && i < ei->engine_has->n; i++)
+        kiln_strv_push(&has, ei->engine_has->v[i]);
+    kiln_docker_engine_chains(socket, ei->names, &has);
+    ei->engine_has = &has;
+    int r = kiln_docker_load(socket, o->store, ei, o->tmp_dir, err);
+    if (r != KILN_E_UPSTREAM || !has.n)
+        return r;
+    kiln_error_free(err ? *err : NULL);
+    if (err)
+        *err = NULL;
+    ei->engine_has = NULL;
+    return kiln_docker_load(socket, o->store, ei, o->tmp_dir, err);
+}
+
 static int image_tar(const struct kiln_outputs_ctx *o, const struct kiln_build_output *out,
                      const struct exported *e, bool docker, struct kiln_error **err)
 {
     struct kiln_export_image ei = export_top(e);
     ei.names = names_of(o, out);
+    ei.engine_has = &out->engine_has;
     if (docker && !out->dest)
-        return kiln_docker_load(o->env->docker_socket ? o->env->docker_socket
-                                                      : "/var/run/docker.sock",
-                                o->store, &ei, o->tmp_dir, err);
+        return load(o, &ei, err);
     if (!out->dest)
         return kiln_error_set(err, KILN_E_INVALID,
                               "type=oci needs a destination: -o type=oci,dest=FILE");

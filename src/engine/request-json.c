@@ -40,12 +40,15 @@ static json_t *nullable(const char *s)
 
 json_t *kiln_build_output_json(const struct kiln_build_output *o)
 {
-    return json_pack(
+    json_t *j = json_pack(
             "{s:s, s:o, s:o, s:b, s:s, s:i, s:b, s:o}", "type", type_names[o->type], "dest",
             nullable(o->dest), "names", kiln_oci_json_strv(&o->names), "push", o->push,
             "compression", kiln_oci_compression_name(o->compression), "compression_level",
             o->compression_level, "force_compression", o->force_compression, "oci_mediatypes",
             o->oci_mediatypes == KILN_DF_UNSET ? json_null() : json_boolean(o->oci_mediatypes));
+    if (o->engine_has.n)
+        json_object_set_new(j, "engine_has", kiln_oci_json_strv(&o->engine_has));
+    return j;
 }
 
 json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
@@ -53,7 +56,7 @@ json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
     json_t *outputs = json_array();
     for (size_t i = 0; i < req->n_outputs; i++)
         json_array_append_new(outputs, kiln_build_output_json(&req->outputs[i]));
-    return json_pack(
+    json_t *j = json_pack(
             "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:s}", "context",
             nullable(req->context_dir), "dockerfile", nullable(req->dockerfile), "tags",
             kiln_oci_json_strv(&req->tags), "build_args", kiln_oci_json_strv(&req->build_args),
@@ -62,6 +65,7 @@ json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
             req->no_cache, "pull", req->pull, "allow_network_host", req->allow_network_host,
             "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
             req->builder ? req->builder : "");
+    return j;
 }
 
 /* Reading: every key optional; a present key must hold the right type. */
@@ -133,6 +137,8 @@ static int output_from_json(json_t *o, struct kiln_build_output *out, struct kil
         r = get_strv(o, "names", &out->names, err);
     if (r >= 0)
         r = get_bool(o, "push", &out->push, err);
+    if (r >= 0)
+        r = get_strv(o, "engine_has", &out->engine_has, err);
     if (r >= 0)
         r = get_bool(o, "force_compression", &out->force_compression, err);
     if (r >= 0)
@@ -209,6 +215,7 @@ int kiln_build_request_from_json(json_t *j, struct kiln_build_request *req, stru
         r = get_string(j, "builder", &req->builder, err);
     json_t *v = json_object_get(j, "source_date_epoch");
     if (r >= 0 && v && !json_is_null(v)) {
+    if (r >= 0)
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             r = kiln_error_set(err, KILN_E_INVALID,
                                "request: \"source_date_epoch\" must be a non-negative integer");

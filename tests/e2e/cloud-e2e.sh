@@ -47,6 +47,7 @@ start_kilnd() {
   done
   return 1
 }
+engine=${DOCKER_HOST:-unix:///var/run/docker.sock} # the caller's Docker engine, for --load
 export XDG_CONFIG_HOME=$tmp/config DOCKER_HOST=unix://$tmp/no-docker.sock KILN_DATA_DIR=$tmp/local
 unset KILN_BUILDER BUILDX_BUILDER
 
@@ -113,6 +114,25 @@ try "type=local streams back into a directory" "$kiln" build --progress=quiet -o
 try "...holding the RUN's file" grep -qx hello "$tmp/out-local/from-run"
 try "a tagged build with no output and no Docker engine says nothing was loaded" \
   sh -c "'$kiln' build --progress=quiet -t x/y:z '$ctx' 2>&1 | grep -q 'no local Docker engine'"
+# --load into the caller's engine (DOCKER_HOST=unix://... or /var/run/docker.sock), when one answers
+if [[ $engine != unix://* ]] || ! command -v docker >/dev/null || ! DOCKER_HOST=$engine docker info >/dev/null 2>&1; then
+  skip "--load sends only the layers the engine lacks: no Docker engine answers on a unix socket (DOCKER_HOST)"
+else
+  mkdir -p "$tmp/ctx-load" && head -c 3000000 /dev/urandom >"$tmp/ctx-load/big.bin"
+  printf 'FROM %s\nCOPY big.bin /big.bin\nRUN echo one > /one\n' "$base" >"$tmp/ctx-load/Dockerfile"
+  DOCKER_HOST=$engine "$kiln" build --progress=quiet -t kiln-e2e/load:1 "$tmp/ctx-load" >"$tmp/out" 2>&1
+  first=$(stat -c %s "$data/builds/$(ls -t "$data/builds" | head -n1)/output")
+  sed -i 's/one/two/' "$tmp/ctx-load/Dockerfile"
+  DOCKER_HOST=$engine "$kiln" build --progress=quiet -t kiln-e2e/load:1 "$tmp/ctx-load" >"$tmp/out" 2>&1
+  second=$(stat -c %s "$data/builds/$(ls -t "$data/builds" | head -n1)/output")
+  got=$(DOCKER_HOST=$engine docker run --rm --network=host kiln-e2e/load:1 sh -c 'cat /one; wc -c < /big.bin' 2>&1 | tr '\n' ' ')
+  if [[ $first -gt 3000000 && $second -lt 100000 && $got == "two 3000000 " ]]; then
+    ok "--load sends only the layers the engine lacks ($first then $second bytes) and the image runs"
+  else
+    not_ok "--load sends only the layers the engine lacks ($first then $second bytes; the image says '$got')"
+  fi
+  DOCKER_HOST=$engine docker image rm kiln-e2e/load:1 >/dev/null 2>&1 || true
+fi
 printf 'FROM %s\nRUN exit 3\n' "$base" >"$tmp/Dockerfile.fail"
 refute "a failing RUN fails the build" "$kiln" build --progress=plain -f "$tmp/Dockerfile.fail" "$ctx"
 has "exit code: 3" && ok "...with BuildKit's words" || not_ok "...with BuildKit's words"

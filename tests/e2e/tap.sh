@@ -1,6 +1,7 @@
 # tests/e2e/tap.sh - sourced by the end-to-end scripts: TAP output.
 #   skip_all REASON       the whole script is skipped ("1..0 # SKIP REASON")
 #   ok DESC, not_ok DESC  one test point; not_ok shows the tail of $tmp/out
+#   skip REASON           one test point skipped
 #   check DESC CMD...     ok when CMD succeeds (its output goes to $tmp/check.log)
 #   tap_end               the plan line; the script's exit status says whether all passed
 # $tmp must be set before the first test point.
@@ -11,6 +12,7 @@ skip_all() {
   exit 0
 }
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 not_ok() {
   n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
   [[ -f $tmp/out ]] && sed 's/^/# /' "$tmp/out" | tail -25

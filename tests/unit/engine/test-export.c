@@ -28,7 +28,7 @@ struct image {
     struct kiln_store *s;
     struct kiln_strv names;
     char layer[KILN_OCI_DIGEST_MAX], config[KILN_OCI_DIGEST_MAX], manifest[KILN_OCI_DIGEST_MAX];
-    char index[KILN_OCI_DIGEST_MAX];
+    char index[KILN_OCI_DIGEST_MAX], diff_id[KILN_OCI_DIGEST_MAX];
     size_t manifest_size, index_size;
     struct kiln_export_image img;
 };
@@ -64,6 +64,7 @@ static void make_image(const char *root, struct image *im)
                                      .level = KILN_OCI_LEVEL_DEFAULT};
     layer_of_trees(NULL, tree, &lo, &blob, &l);
     put_blob(im->s, blob.buf, blob.len, im->layer);
+    snprintf(im->diff_id, sizeof(im->diff_id), "%s", l.diff_id);
     char *config = kiln_xasprintf("{\"architecture\":\"amd64\",\"config\":{},\"os\":\"linux\","
                                   "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
                                   l.diff_id);
@@ -345,6 +346,42 @@ static void test_export__docker_tar(void **state)
     free(want);
     free(mj);
     free(dir);
+    free(file);
+    image_release(&im);
+}
+
+/* For a load, the layers the engine has (by chain id) stay out of the tar; manifest.json still
+ * names them, as docker load reads a layer only when it lacks its chain. */
+static void test_export__docker_tar_without_layers_the_engine_has(void **state)
+{
+    struct fx *f = *state;
+    struct image im;
+    make_image(f->root, &im);
+    char *file = at(f->root, "docker.tar");
+    struct kiln_strv has = KILN_STRV_INIT;
+    kiln_strv_push(&has, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    im.img.engine_has = &has;
+    export_to(file, true, &im);
+    char *list = tar_listing(file);
+    assert_non_null(strstr(list, im.layer + 7)); /* another chain: the layer goes */
+    free(list);
+    kiln_strv_push(&has, im.diff_id); /* a first layer's chain id is its diff id */
+    export_to(file, true, &im);
+    list = tar_listing(file);
+    assert_null(strstr(list, im.layer + 7));
+    assert_non_null(strstr(list, im.config + 7));
+    assert_non_null(strstr(list, "manifest.json"));
+    free(list);
+    char *dir = at(f->root, "d"), *mj = at(dir, "manifest.json");
+    put_dir(dir, "", 0755);
+    const char *untar[] = {"tar", "-xf", file, "-C", dir, NULL};
+    assert_int_equal(run_tool(untar, NULL, NULL), 0);
+    char *text = file_text(mj);
+    assert_non_null(strstr(text, im.layer + 7));
+    free(text);
+    free(mj);
+    free(dir);
+    kiln_strv_release(&has);
     free(file);
     image_release(&im);
 }
@@ -691,6 +728,8 @@ int main(void)
                                             fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__oci_index, fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__docker_tar, fx_setup, fx_teardown),
+            cmocka_unit_test_setup_teardown(test_export__docker_tar_without_layers_the_engine_has,
+                                            fx_setup, fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__docker_load_without_engine, fx_setup,
                                             fx_teardown),
             cmocka_unit_test_setup_teardown(test_export__docker_load_refused, fx_setup,
