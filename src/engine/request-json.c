@@ -136,9 +136,9 @@ static int output_from_json(json_t *o, struct kiln_build_output *out, struct kil
     if (r >= 0)
         r = get_strv(o, "names", &out->names, err);
     if (r >= 0)
-        r = get_bool(o, "push", &out->push, err);
-    if (r >= 0)
         r = get_strv(o, "engine_has", &out->engine_has, err);
+    if (r >= 0)
+        r = get_bool(o, "push", &out->push, err);
     if (r >= 0)
         r = get_bool(o, "force_compression", &out->force_compression, err);
     if (r >= 0)
@@ -215,7 +215,6 @@ int kiln_build_request_from_json(json_t *j, struct kiln_build_request *req, stru
         r = get_string(j, "builder", &req->builder, err);
     json_t *v = json_object_get(j, "source_date_epoch");
     if (r >= 0 && v && !json_is_null(v)) {
-    if (r >= 0)
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             r = kiln_error_set(err, KILN_E_INVALID,
                                "request: \"source_date_epoch\" must be a non-negative integer");
