@@ -78,7 +78,10 @@ static int probe_write(int dirfd)
 /* Runs the trivial container with `runtime`: 0 when it exits 0, else the reason in err. */
 static int probe(const char *runtime, const char *scratch, struct kiln_error **err)
 {
-    _cleanup_free_ char *dir = kiln_xasprintf("%s/runtime-probe-XXXXXX", scratch);
+    _cleanup_free_ char *base = realpath(scratch, NULL); /* the runtime resolves paths itself */
+    if (!base)
+        return kiln_error_set_errno(err, -errno, "the runtime probe's directory '%s'", scratch);
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/runtime-probe-XXXXXX", base);
     if (!mkdtemp(dir))
         return kiln_error_set_errno(err, -errno, "create the runtime probe's directory in '%s'",
                                     scratch);

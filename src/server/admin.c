@@ -216,7 +216,25 @@ static int repo_set_private(struct kilnd_db *db, const struct kilnd_admin_args *
     return repo_set(a, db, false);
 }
 
-enum { OPT_TIMEOUT, OPT_PLATFORMS, OPT_CONCURRENCY, OPT_CACHE_MAX };
+enum { OPT_TIMEOUT, OPT_PLATFORMS, OPT_CONCURRENCY, OPT_CACHE_MAX, OPT_ALLOW, OPT_DENY };
+
+/* --allow / --deny ENTITLEMENT[,...]: network.host is the one a builder grants. */
+static int entitlements(const char *flag, const char *list, bool grant, struct kilnd_builder *b,
+                        struct kiln_error **err)
+{
+    for (const char *p = list;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n != strlen("network.host") || strncmp(p, "network.host", n) != 0)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "invalid %s '%.*s': the entitlement a builder grants is "
+                                  "network.host",
+                                  flag, (int)n, p);
+        b->allow_network_host = grant;
+        p += n;
+        if (!*p)
+            return 0;
+    }
+}
 
 static int builder_options(const struct kilnd_admin_args *a, struct kilnd_builder *b,
                            struct kiln_error **err)
@@ -237,9 +255,16 @@ static int builder_options(const struct kilnd_admin_args *a, struct kilnd_builde
     if (m && (kiln_parse_size(m, &b->cache_max) < 0 || b->cache_max == 0))
         return kiln_error_set(err, KILN_E_INVALID,
                               "invalid --cache-max '%s': write a size such as 20GB or 500MiB", m);
-    if (a->opt[OPT_PLATFORMS])
-        return kilnd_builder_platforms_parse(a->opt[OPT_PLATFORMS], &b->platforms, err);
-    return 0;
+    if (a->opt[OPT_ALLOW] && a->opt[OPT_DENY])
+        return kiln_error_set(err, KILN_E_INVALID, "--allow and --deny together: give one of them");
+    int r = 0;
+    if (a->opt[OPT_ALLOW])
+        r = entitlements("--allow", a->opt[OPT_ALLOW], true, b, err);
+    if (a->opt[OPT_DENY])
+        r = entitlements("--deny", a->opt[OPT_DENY], false, b, err);
+    if (r >= 0 && a->opt[OPT_PLATFORMS])
+        r = kilnd_builder_platforms_parse(a->opt[OPT_PLATFORMS], &b->platforms, err);
+    return r;
 }
 
 static void builder_cells(struct kiln_strv *cells, const struct kilnd_builder *b)
@@ -259,10 +284,21 @@ static void builder_cells(struct kiln_strv *cells, const struct kilnd_builder *b
     kiln_strv_push(cells, platforms ? platforms : "");
     kiln_strv_take(cells, kiln_xasprintf("%d", b->concurrency));
     kiln_strv_push(cells, size);
+    kiln_strv_push(cells, b->allow_network_host ? "network.host" : "-");
 }
 
-static const char *const builder_header[] = {"NAME", "TIMEOUT", "PLATFORMS", "CONCURRENCY",
-                                             "CACHE MAX"};
+static const char *const builder_header[] = {"NAME",        "TIMEOUT",   "PLATFORMS",
+                                             "CONCURRENCY", "CACHE MAX", "ALLOW"};
+
+static void builder_table(const struct kilnd_builder *list, size_t n)
+{
+    _cleanup_strv_ struct kiln_strv cells = KILN_STRV_INIT;
+    for (size_t i = 0; i < ELEMENTSOF(builder_header); i++)
+        kiln_strv_push(&cells, builder_header[i]);
+    for (size_t i = 0; i < n; i++)
+        builder_cells(&cells, &list[i]);
+    kilnd_admin_table(&cells, ELEMENTSOF(builder_header));
+}
 
 static int builder_create(struct kilnd_db *db, const struct kilnd_admin_args *a)
 {
@@ -274,14 +310,26 @@ static int builder_create(struct kilnd_db *db, const struct kilnd_admin_args *a)
         r = builder_options(a, &b, &e);
     if (r >= 0)
         r = kilnd_builder_create(db, &b, &e);
-    _cleanup_strv_ struct kiln_strv cells = KILN_STRV_INIT;
-    if (r >= 0) {
-        for (size_t i = 0; i < ELEMENTSOF(builder_header); i++)
-            kiln_strv_push(&cells, builder_header[i]);
-        builder_cells(&cells, &b);
-        kilnd_admin_table(&cells, ELEMENTSOF(builder_header));
-    }
+    if (r >= 0)
+        builder_table(&b, 1);
     kilnd_builder_release(&b);
+    return report(r, e, NULL);
+}
+
+static int builder_set(struct kilnd_db *db, const struct kilnd_admin_args *a)
+{
+    struct kiln_error *e = NULL;
+    _cleanup_free_ char *account = NULL, *name = NULL;
+    _cleanup_(kilnd_builder_freep) struct kilnd_builder *b = NULL;
+    int r = kilnd_builder_ref_parse(a->pos[0], &account, &name, &e);
+    if (r >= 0)
+        r = kilnd_builder_get(db, account, name, &b, &e);
+    if (r >= 0)
+        r = builder_options(a, b, &e);
+    if (r >= 0)
+        r = kilnd_builder_update(db, b, &e);
+    if (r >= 0)
+        builder_table(b, 1);
     return report(r, e, NULL);
 }
 
@@ -292,12 +340,7 @@ static int builder_ls(struct kilnd_db *db, const struct kilnd_admin_args *a)
     size_t n = 0;
     int r = kilnd_builder_list(db, a->n_pos ? a->pos[0] : NULL, &list, &n, &e);
     if (r >= 0) {
-        _cleanup_strv_ struct kiln_strv cells = KILN_STRV_INIT;
-        for (size_t i = 0; i < ELEMENTSOF(builder_header); i++)
-            kiln_strv_push(&cells, builder_header[i]);
-        for (size_t i = 0; i < n; i++)
-            builder_cells(&cells, &list[i]);
-        kilnd_admin_table(&cells, ELEMENTSOF(builder_header));
+        builder_table(list, n);
         kilnd_builder_list_free(list, n);
     }
     return report(r, e, NULL);
@@ -322,6 +365,17 @@ static const struct option builder_create_opts[] = {
         {"platforms", required_argument, NULL, OPT_PLATFORMS},
         {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
         {"cache-max", required_argument, NULL, OPT_CACHE_MAX},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {0},
+};
+
+static const struct option builder_set_opts[] = {
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"platforms", required_argument, NULL, OPT_PLATFORMS},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"cache-max", required_argument, NULL, OPT_CACHE_MAX},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"deny", required_argument, NULL, OPT_DENY},
         {0},
 };
 
@@ -345,13 +399,25 @@ static const struct kilnd_admin_verb user_verbs[] = {
 
 static const struct kilnd_admin_verb builder_verbs[] = {
         {"create",
-         "ACCOUNT/NAME [--timeout 90m] [--platforms LIST] [--concurrency N] [--cache-max SIZE]",
+         "ACCOUNT/NAME [--timeout 90m] [--platforms LIST] [--concurrency N] [--cache-max SIZE]\n"
+         "       [--allow network.host]",
          "Creates builder NAME of account ACCOUNT.\n\n"
          "  --timeout DURATION   a build's time limit (default 1h30m; 20s, 90m, 1h30m)\n"
          "  --platforms LIST     platforms it builds (default linux/amd64,linux/arm64)\n"
          "  --concurrency N      builds that run at once (default 4)\n"
-         "  --cache-max SIZE     its build cache's limit (default 20GB; 500MiB, 1TB)\n",
+         "  --cache-max SIZE     its build cache's limit (default 20GB; 500MiB, 1TB)\n"
+         "  --allow network.host grant the network.host entitlement: its builds may ask\n"
+         "                       for RUN --network=host (kiln build --allow network.host);\n"
+         "                       off by default, as such a step shares the builder's network\n",
          1, 1, builder_create_opts, builder_create},
+        {"set",
+         "ACCOUNT/NAME [--timeout 90m] [--platforms LIST] [--concurrency N] [--cache-max SIZE]\n"
+         "       [--allow network.host | --deny network.host]",
+         "Changes the settings given of builder ACCOUNT/NAME; the others stay. Builds\n"
+         "created afterwards get them.\n\n"
+         "  options as for create, and\n"
+         "  --deny network.host  withdraw the network.host entitlement\n",
+         1, 1, builder_set_opts, builder_set},
         {"ls", "[ACCOUNT]", "Lists the builders of ACCOUNT, or of every account.\n", 0, 1, NULL,
          builder_ls},
         {"rm", "ACCOUNT/NAME",
@@ -387,7 +453,7 @@ struct command {
 static const struct command commands[] = {
         {"org", admin_org, "create organisations, add members"},
         {"user", admin_user, "create users"},
-        {"builder", admin_builder, "create, list and remove builders"},
+        {"builder", admin_builder, "create, change, list and remove builders"},
         {"token", kilnd_admin_token, "create, list and revoke access tokens"},
         {"repo", admin_repo, "mark repositories public or private"},
         /* The registry token service's commands (registry-config.c, signing.c) follow. */

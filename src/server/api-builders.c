@@ -27,11 +27,12 @@ static void builder_info(void *app, struct kilnd_http_request *rq, struct kilnd_
     struct kilnd_queue_stats st;
     kilnd_queue_stats(((struct kilnd *)app)->queue, key, &st);
     kilnd_http_json(rs, 200,
-                    json_pack("{s:s++, s:o, s:I, s:i, s:I, s:i, s:i}", "name", b->account, "/",
-                              b->name, "platforms", kiln_oci_json_strv(&b->platforms), "timeout_s",
-                              (json_int_t)b->timeout_s, "concurrency", b->concurrency, "cache_max",
-                              (json_int_t)b->cache_max, "running", st.running, "queued",
-                              st.queued));
+                    json_pack("{s:s++, s:o, s:I, s:i, s:I, s:i, s:i, s:[s*]}", "name", b->account,
+                              "/", b->name, "platforms", kiln_oci_json_strv(&b->platforms),
+                              "timeout_s", (json_int_t)b->timeout_s, "concurrency", b->concurrency,
+                              "cache_max", (json_int_t)b->cache_max, "running", st.running,
+                              "queued", st.queued, "allow",
+                              b->allow_network_host ? "network.host" : NULL));
     kilnd_builder_free(b);
     kilnd_principal_free(p);
 }

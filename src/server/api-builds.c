@@ -40,6 +40,16 @@ static int check_request(const struct kilnd_builder *bl, const struct kiln_build
                          bool *ret_output, struct kiln_error **err)
 {
     int r = 0;
+    if (req->allow_network_host && !bl->allow_network_host)
+        r = kiln_error_set(err, KILN_E_DENIED,
+                           "builder %s/%s does not grant the network.host entitlement: build "
+                           "without --allow network.host, or have its admin grant it (kilnd "
+                           "admin builder set %s/%s --allow network.host)",
+                           bl->account, bl->name, bl->account, bl->name);
+    if (r >= 0 && req->oci_runtime)
+        r = kiln_error_set(err, KILN_E_DENIED,
+                           "a cloud build cannot choose the OCI runtime: drop --oci-runtime "
+                           "(kilnd serve --oci-runtime sets it for every build)");
     for (size_t i = 0; r >= 0 && i < req->platforms.n; i++)
         if (kiln_strv_find(&bl->platforms, req->platforms.v[i]) < 0)
             r = kiln_error_set(err, KILN_E_INVALID,

@@ -13,7 +13,7 @@
 
 #include "base/banned.h"
 
-#define COLUMNS "account, name, timeout_s, platforms, concurrency, cache_max"
+#define COLUMNS "account, name, timeout_s, platforms, concurrency, cache_max, allow_network_host"
 
 void kilnd_builder_init(struct kilnd_builder *b)
 {
@@ -170,9 +170,10 @@ int kilnd_builder_create(struct kilnd_db *db, const struct kilnd_builder *b,
     if (r < 0)
         return r;
     _cleanup_free_ char *platforms = platforms_join(&b->platforms);
-    r = kilnd_db_run(db, "INSERT INTO builders (" COLUMNS ", created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     "ttitiii", err, b->account, b->name, b->timeout_s, platforms,
-                     (int64_t)b->concurrency, (int64_t)b->cache_max, kilnd_db_now());
+    r = kilnd_db_run(
+            db, "INSERT INTO builders (" COLUMNS ", created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "ttitiiii", err, b->account, b->name, b->timeout_s, platforms, (int64_t)b->concurrency,
+            (int64_t)b->cache_max, (int64_t)b->allow_network_host, kilnd_db_now());
     if (r == KILN_E_CONFLICT)
         return kiln_error_set(err, KILN_E_CONFLICT, "builder '%s/%s' exists already", b->account,
                               b->name);
@@ -188,6 +189,7 @@ static void from_row(sqlite3_stmt *st, struct kilnd_builder *b)
             .platforms = KILN_STRV_INIT,
             .concurrency = sqlite3_column_int(st, 4),
             .cache_max = (uint64_t)sqlite3_column_int64(st, 5),
+            .allow_network_host = sqlite3_column_int(st, 6) != 0,
     };
     const char *p = (const char *)sqlite3_column_text(st, 3);
     while (*p) {
@@ -202,6 +204,23 @@ static int not_found(const char *account, const char *name, struct kiln_error **
     return kiln_error_set(err, KILN_E_NOTFOUND,
                           "no builder '%s/%s': create it with kilnd admin builder create", account,
                           name);
+}
+
+int kilnd_builder_update(struct kilnd_db *db, const struct kilnd_builder *b,
+                         struct kiln_error **err)
+{
+    int r = check(b, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *platforms = platforms_join(&b->platforms);
+    r = kilnd_db_run(db,
+                     "UPDATE builders SET timeout_s = ?, platforms = ?, concurrency = ?, "
+                     "cache_max = ?, allow_network_host = ? WHERE account = ? AND name = ?",
+                     "itiiitt", err, b->timeout_s, platforms, (int64_t)b->concurrency,
+                     (int64_t)b->cache_max, (int64_t)b->allow_network_host, b->account, b->name);
+    if (r == 0)
+        return not_found(b->account, b->name, err);
+    return r < 0 ? r : 0;
 }
 
 int kilnd_builder_get(struct kilnd_db *db, const char *account, const char *name,

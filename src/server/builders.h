@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * builders.h - an account's builders: each a name, a time limit per build,
- * the platforms it builds, how many builds run at once and its cache's
- * size limit (docs/internals/server-identity.md).
+ * the platforms it builds, how many builds run at once, its cache's size
+ * limit and the entitlements it grants (docs/internals/server-identity.md).
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +30,8 @@ struct kilnd_builder {
     int64_t timeout_s;
     struct kiln_strv platforms; /* normalised, "os/arch[/variant]" */
     int concurrency;
-    uint64_t cache_max; /* bytes */
+    uint64_t cache_max;      /* bytes */
+    bool allow_network_host; /* the network.host entitlement: builds may run RUN --network=host */
 };
 
 /* A builder spec with the defaults; the caller sets account and name. */
@@ -57,6 +59,14 @@ int kilnd_builder_platforms_parse(const char *list, struct kiln_strv *ret, struc
  * when the account does not exist, KILN_E_CONFLICT when the builder does.
  */
 int kilnd_builder_create(struct kilnd_db *db, const struct kilnd_builder *b,
+                         struct kiln_error **err);
+
+/*
+ * Replaces the settings of builder b (b->account, b->name) with b's.
+ * KILN_E_INVALID for a bad setting, KILN_E_NOTFOUND naming it. Builds
+ * created afterwards get the new settings.
+ */
+int kilnd_builder_update(struct kilnd_db *db, const struct kilnd_builder *b,
                          struct kiln_error **err);
 
 /* Builder ACCOUNT/NAME into *ret (the caller frees). KILN_E_NOTFOUND naming it. */

@@ -74,6 +74,10 @@ static const char *const migrations[] = {
         ") STRICT;"
         "CREATE INDEX builds_builder ON builds(builder, created_ns);"
         "CREATE INDEX builds_state ON builds(state);",
+
+        /* 2: a builder's entitlements: network.host is off until an admin grants it. */
+        "ALTER TABLE builders ADD COLUMN allow_network_host INTEGER NOT NULL DEFAULT 0"
+        "  CHECK (allow_network_host IN (0, 1));",
 };
 
 static int version(sqlite3 *h, int *ret, struct kiln_error **err)

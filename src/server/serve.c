@@ -27,6 +27,7 @@
 #include "db.h"
 #include "kiln-version.h"
 #include "ratelimit.h"
+#include "sandbox/runtime-select.h"
 #include "server.h"
 #include "token-service.h"
 
@@ -50,9 +51,12 @@ static void usage(FILE *f)
             "      --tls-key FILE        TLS private key (PEM)\n"
             "      --drain-timeout DUR   On SIGTERM, how long running builds may go on before\n"
             "                            they are cancelled (default 1m0s)\n"
+            "      --oci-runtime RUNTIME The OCI runtime of every build's RUN steps, a name in\n"
+            "                            PATH or a path (default $KILN_OCI_RUNTIME, else crun\n"
+            "                            where it works, else runc); a client cannot choose it\n"
             "\n"
             "Environment: KILN_INSECURE_REGISTRIES (host[:port],... builds push to and pull\n"
-            "from over plain HTTP, besides loopback), KILND_DATA.\n"
+            "from over plain HTTP, besides loopback), KILND_DATA, KILN_OCI_RUNTIME.\n"
             "\n"
             "Signals: SIGTERM drains (no new builds, running ones finish or are cancelled at\n"
             "the drain timeout), SIGINT cancels running builds now. Logs go to stderr, one\n"
@@ -63,7 +67,7 @@ static void usage(FILE *f)
 }
 
 struct opts {
-    const char *data, *listen, *tls_cert, *tls_key;
+    const char *data, *listen, *tls_cert, *tls_key, *oci_runtime;
     int64_t drain_s;
 };
 
@@ -75,6 +79,7 @@ static int parse(int argc, char **argv, struct opts *o)
             {"tls-cert", required_argument, NULL, 'c'},
             {"tls-key", required_argument, NULL, 'k'},
             {"drain-timeout", required_argument, NULL, 't'},
+            {"oci-runtime", required_argument, NULL, 'r'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
@@ -89,6 +94,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'l': o->listen = optarg; break;
         case 'c': o->tls_cert = optarg; break;
         case 'k': o->tls_key = optarg; break;
+        case 'r': o->oci_runtime = optarg; break;
         case 't':
             if (kiln_parse_duration(optarg, &o->drain_s) < 0) {
                 fprintf(stderr, "kilnd serve: --drain-timeout %s: use a duration such as 5m\n",
@@ -120,6 +126,36 @@ static int make_dirs(const char *data, struct kiln_error **err)
         if (mkdir(d, 0700) < 0 && errno != EEXIST)
             return kiln_error_set_errno(err, -errno, "cannot create '%s'", d);
     }
+    return 0;
+}
+
+/*
+ * The OCI runtime of the builds, decided now: a chosen one (--oci-runtime,
+ * else $KILN_OCI_RUNTIME) that cannot run a container stops kilnd from
+ * starting; without a choice a missing runtime is a warning. Workers inherit
+ * the choice through $KILN_OCI_RUNTIME, so a request never sets it.
+ */
+static int oci_runtime(const struct opts *o, struct kiln_error **err)
+{
+    if (o->oci_runtime && setenv(KILN_SANDBOX_RUNTIME_ENV, o->oci_runtime, 1) < 0)
+        return kiln_error_set_errno(err, -errno, "set %s", KILN_SANDBOX_RUNTIME_ENV);
+    const char *chosen = getenv(KILN_SANDBOX_RUNTIME_ENV);
+    _cleanup_free_ char *scratch = kiln_xasprintf("%s/tmp", o->data);
+    _cleanup_free_ char *path = NULL, *note = NULL;
+    struct kiln_error *why = NULL;
+    int r = kiln_sandbox_runtime_select(NULL, scratch, &path, &note, &why);
+    if (r < 0 && chosen && *chosen)
+        r = kiln_error_set(err, r, "%s", kiln_error_message(why, r));
+    else if (r < 0)
+        fprintf(stderr,
+                "level=warn msg=\"no OCI runtime: builds with RUN steps fail\" error=\"%s\"\n",
+                kiln_error_message(why, r));
+    kiln_error_free(why);
+    if (r < 0)
+        return chosen && *chosen ? r : 0;
+    if (note)
+        fprintf(stderr, "level=debug msg=\"%s\"\n", note);
+    fprintf(stderr, "level=info msg=\"OCI runtime\" runtime=%s\n", path);
     return 0;
 }
 
@@ -202,6 +238,8 @@ static int run(const struct opts *o, struct kilnd *app)
     }
     exe[n] = '\0';
     int r = make_dirs(o->data, &e);
+    if (r >= 0)
+        r = oci_runtime(o, &e);
     if (r >= 0)
         r = kilnd_db_open(o->data, &app->db, &e);
     if (r < 0) {

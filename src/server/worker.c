@@ -124,6 +124,8 @@ static int prepare(json_t *job, const char *build_dir, struct kiln_build_request
     req->dockerfile_text = kiln_xstrdup(text ? text : "");
     free(req->builder);
     req->builder = kiln_xstrdup(json_string_value(json_object_get(job, "builder")));
+    free(req->oci_runtime); /* kilnd's own choice ($KILN_OCI_RUNTIME), never the client's */
+    req->oci_runtime = NULL;
     redirect_outputs(req, build_dir);
     if ((r = take_secrets(json_object_get(job, "secrets"), req, err)) < 0)
         return r;

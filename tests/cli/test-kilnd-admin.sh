@@ -71,7 +71,7 @@ check "builder bad concurrency" 2 "invalid --concurrency '0'" builder create acm
 check "builder bad platform" 2 "invalid platform 'linux'" builder create acme/x --platforms linux
 check "builder unknown option" 2 "unknown option '--memory'" builder create acme/x --memory 1G
 check "builder option without value" 2 "option '--timeout' needs a value" builder create acme/x --timeout
-if run 0 builder ls acme && [[ $(head -1 "$tmp/out") =~ ^NAME\ +TIMEOUT\ +PLATFORMS\ +CONCURRENCY\ +CACHE\ MAX$ ]] &&
+if run 0 builder ls acme && [[ $(head -1 "$tmp/out") =~ ^NAME\ +TIMEOUT\ +PLATFORMS\ +CONCURRENCY\ +CACHE\ MAX\ +ALLOW$ ]] &&
   [[ $(sed 1d "$tmp/out" | awk '{print $1}' | tr '\n' ' ') == "acme/long acme/main acme/small " ]]; then
   ok "builder ls ACCOUNT: header and rows sorted"
 else
@@ -79,6 +79,50 @@ else
   sed 's/^/# /' "$tmp/out"
 fi
 check "builder ls of all" 0 "acme/small" builder ls
+
+# The network.host entitlement: off by default, granted and withdrawn per builder.
+check "builder grants nothing by default" 0 "^acme/main .* 20GB +-$" builder ls acme
+check "builder create --allow network.host" 0 "^acme/open .* network.host$" builder create acme/open --allow network.host
+check "builder set --allow network.host" 0 "^acme/main .* network.host$" builder set acme/main --allow network.host
+check "builder ls shows the grant" 0 "^acme/main .* network.host$" builder ls acme
+check "builder set --deny network.host" 0 "^acme/main .* -$" builder set acme/main --deny network.host
+check "builder set keeps what is not given" 0 "^acme/small +20s +linux/arm64 +3 .* -$" builder set acme/small --concurrency 3
+check "builder set of no builder" 1 "no builder 'acme/ghost'" builder set acme/ghost --allow network.host
+check "builder unknown entitlement" 2 "invalid --allow 'security.insecure': the entitlement a builder grants is network.host" \
+  builder set acme/main --allow security.insecure
+check "builder --allow and --deny" 2 "--allow and --deny together" builder set acme/main --allow network.host --deny network.host
+check "builder create has no --deny" 2 "unknown option '--deny'" builder create acme/x --deny network.host
+check "builder set --help" 0 "--deny network.host" builder set --help
+check "builder rm acme/open" 0 "removed builder acme/open" builder rm acme/open
+
+# A data directory of the schema before the grant: migrated, its builders grant nothing.
+old=$tmp/old-data
+mkdir -m 700 "$old"
+python3 - "$old/kilnd.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""
+CREATE TABLE accounts (name TEXT PRIMARY KEY, kind TEXT NOT NULL, created INTEGER NOT NULL) STRICT;
+CREATE TABLE members (org TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (org, user)) STRICT;
+CREATE TABLE builders (account TEXT NOT NULL, name TEXT NOT NULL,
+  timeout_s INTEGER NOT NULL DEFAULT 5400, platforms TEXT NOT NULL DEFAULT 'linux/amd64,linux/arm64',
+  concurrency INTEGER NOT NULL DEFAULT 4, cache_max INTEGER NOT NULL DEFAULT 20000000000,
+  created INTEGER NOT NULL, PRIMARY KEY (account, name)) STRICT;
+INSERT INTO accounts VALUES ('acme', 'org', 0);
+INSERT INTO builders (account, name, created) VALUES ('acme', 'old', 0);
+PRAGMA user_version = 1;
+""")
+db.commit()
+PY
+chmod 600 "$old/kilnd.db"
+if timeout 30 "$kilnd" admin --data "$old" builder ls >"$tmp/out" 2>"$tmp/err" && grep -qE "^acme/old .* -$" "$tmp/out" &&
+  timeout 30 "$kilnd" admin --data "$old" builder set acme/old --allow network.host >"$tmp/out" 2>"$tmp/err" &&
+  grep -qE "^acme/old .* network.host$" "$tmp/out"; then
+  ok "a data directory of the previous schema is migrated: its builders grant nothing until set"
+else
+  not_ok "migration of a previous schema's builders"
+  cat "$tmp/out" "$tmp/err" | head -5 | sed 's/^/# /'
+fi
 check "builder rm" 0 "removed builder acme/long" builder rm acme/long
 check "builder rm again" 1 "no builder 'acme/long'" builder rm acme/long
 python3 - "$data/kilnd.db" <<'PY'

@@ -157,6 +157,26 @@ python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' 
 refute "--ssh is refused by a cloud builder" "$kiln" build --progress=plain --ssh "default=$tmp/agent.sock" --output type=cacheonly "$ctx"
 has "SSH agent" && ok "...saying why" || not_ok "...saying why"
 
+# --- the network.host entitlement is the builder's to grant; the OCI runtime is kilnd's ----
+printf 'FROM %s\nRUN --network=host true\n' "$base" >"$tmp/Dockerfile.nethost"
+nethost() { "$kiln" build --progress=plain --no-cache --allow network.host -f "$tmp/Dockerfile.nethost" --output type=cacheonly "$ctx"; }
+refute "--allow network.host is refused by a builder that does not grant it" nethost
+has "builder acme/ci does not grant the network.host entitlement" && has "kilnd admin builder set acme/ci --allow network.host" &&
+  ok "...naming the builder and the admin command that grants it" || not_ok "...naming the builder and the admin command that grants it"
+code=$(curl -s -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"dockerfile": "FROM scratch", "request": {"allow_network_host": true}}' "http://$server/v1/builders/acme/ci/builds")
+[[ $code == 403 ]] && ok "...with 403 from the build API" || not_ok "...with 403 from the build API (got $code)"
+admin builder set acme/ci --allow network.host >/dev/null
+try "the builder's description shows the grant" sh -c "curl -s -H 'Authorization: Bearer $token' http://$server/v1/builders/acme/ci | grep -q '\"allow\": *\[\"network.host\"\]'"
+try "a build with --allow network.host runs once the admin grants it" nethost
+admin builder set acme/ci --deny network.host >/dev/null
+refute "...and is refused again once withdrawn" nethost
+refute "a cloud build cannot choose the OCI runtime" "$kiln" build --progress=plain --oci-runtime runc --output type=cacheonly "$ctx"
+has "cannot choose the OCI runtime" && ok "...saying that kilnd serve --oci-runtime sets it" || not_ok "...saying that kilnd serve --oci-runtime sets it"
+refute "kilnd serve --oci-runtime with a missing runtime does not start" \
+  timeout 20 "$kilnd" serve --data "$tmp/rt-data" --listen 127.0.0.1:0 --oci-runtime kiln-no-such-runtime
+has "OCI runtime 'kiln-no-such-runtime' not found" && ok "...naming it" || not_ok "...naming it"
+
 # --- history, du, prune, metrics --------------------------------------------------
 try "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
 id=$("$kiln" history ls --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')

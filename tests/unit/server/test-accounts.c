@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "base/alloc.h"
 #include "identity-fixture.h"
 #include "server/accounts.h"
 #include "server/builders.h"
@@ -18,7 +19,7 @@
 static void test_accounts__schema(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(fixture_int(f, "PRAGMA user_version"), 1);
+    assert_int_equal(fixture_int(f, "PRAGMA user_version"), 2);
     assert_int_equal(fixture_int(f, "PRAGMA foreign_keys"), 1);
     assert_int_equal(fixture_int(f, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     assert_int_equal(fixture_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -46,7 +47,7 @@ static void test_accounts__reopen_and_newer_schema(void **state)
     kilnd_db_close(db);
     fixture_sql(f, "PRAGMA user_version = 99");
     expect_fail(kilnd_db_open(f->dir, &db, &err), &err, KILN_E_INVALID,
-                "schema version 99, newer than this kilnd knows (1)");
+                "schema version 99, newer than this kilnd knows (2)");
 }
 
 static void test_accounts__names(void **state)
@@ -143,6 +144,24 @@ static void test_accounts__builders(void **state)
     assert_int_equal(got->platforms.n, 2);
     assert_string_equal(got->platforms.v[0], "linux/amd64");
     assert_string_equal(got->platforms.v[1], "linux/arm64");
+    assert_false(got->allow_network_host); /* no entitlement until an admin grants it */
+    /* update: the grant and the other settings replaced, the builder otherwise the same */
+    got->allow_network_host = true;
+    got->concurrency = 2;
+    expect_ok(kilnd_builder_update(f->db, got, &err), &err);
+    kilnd_builder_free(got);
+    expect_ok(kilnd_builder_get(f->db, "acme", "main", &got, &err), &err);
+    assert_true(got->allow_network_host);
+    assert_int_equal(got->concurrency, 2);
+    assert_int_equal(got->timeout_s, 5400);
+    got->concurrency = 0;
+    expect_fail(kilnd_builder_update(f->db, got, &err), &err, KILN_E_INVALID,
+                "invalid concurrency 0");
+    free(got->name);
+    got->name = kiln_xstrdup("nope");
+    got->concurrency = 1;
+    expect_fail(kilnd_builder_update(f->db, got, &err), &err, KILN_E_NOTFOUND,
+                "no builder 'acme/nope'");
     kilnd_builder_free(got);
 
     expect_ok(kilnd_builder_get(f->db, "acme", "arm.only_1", &got, &err), &err);
