@@ -16,6 +16,7 @@ struct kilnd_queue {
     struct kilnd_build **live; /* uploading, queued and running builds */
     size_t n;
     bool draining;
+    int64_t upload_idle_ns;         /* KILND_UPLOAD_IDLE_S, or $KILND_UPLOAD_IDLE */
     struct kilnd_queue_stats stats; /* the counters (finished, steps) */
 };
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/human.h"
 #include "queue-private.h"
 
 #include "base/banned.h"
@@ -28,6 +30,8 @@ int64_t kilnd_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void drop_abandoned(struct kilnd_queue *q, int64_t now_ns);
+
 struct kilnd_queue *kilnd_queue_new(struct kilnd_db *db, const char *self_exe)
 {
     struct kilnd_queue *q = kiln_xcalloc(1, sizeof(*q));
@@ -35,6 +39,13 @@ struct kilnd_queue *kilnd_queue_new(struct kilnd_db *db, const char *self_exe)
     pthread_cond_init(&q->changed, NULL);
     q->db = db;
     q->self_exe = kiln_xstrdup(self_exe);
+    const char *idle = getenv("KILND_UPLOAD_IDLE");
+    int64_t s = KILND_UPLOAD_IDLE_S;
+    if (idle && (kiln_parse_duration(idle, &s) < 0 || s <= 0)) {
+        fprintf(stderr, "level=warn msg=\"KILND_UPLOAD_IDLE is not a duration: using 1h\"\n");
+        s = KILND_UPLOAD_IDLE_S;
+    }
+    q->upload_idle_ns = s * 1000000000LL;
     return q;
 }
 
@@ -122,9 +133,11 @@ int kilnd_queue_create(struct kilnd_queue *q, const char *data_dir, const char *
     rec->token_id = kiln_xstrdup(token_id);
     rec->state = kiln_xstrdup("uploading");
     rec->created_ns = kilnd_now_ns();
+    atomic_store(&b->seen_ns, rec->created_ns);
     rec->image_digest = kiln_xstrdup("");
     rec->error = kiln_xstrdup("");
     pthread_mutex_lock(&q->lock);
+    drop_abandoned(q, rec->created_ns);
     q->live = kiln_xrealloc(q->live, (q->n + 1) * sizeof(*q->live));
     q->live[q->n++] = kilnd_build_ref(b);
     pthread_mutex_unlock(&q->lock);
@@ -163,6 +176,30 @@ static unsigned count(struct kilnd_queue *q, const char *builder, const char *st
 }
 
 /* Ends a build that never ran (uploading or queued); lock held. */
+static void end_unstarted(struct kilnd_queue *q, struct kilnd_build *b, const char *status,
+                          const char *reason);
+
+/*
+ * Drops the builds still waiting for their context whose client has named
+ * them in no request for KILND_UPLOAD_IDLE_S (it went away mid-upload); lock
+ * held. Run whenever a build is made, so abandoned ones never pile up.
+ */
+static void drop_abandoned(struct kilnd_queue *q, int64_t now_ns)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        struct kilnd_build *b = q->live[i];
+        if (strcmp(b->rec.state, "uploading") != 0 ||
+            now_ns - atomic_load(&b->seen_ns) < q->upload_idle_ns)
+            continue;
+        kilnd_build_ref(b);
+        end_unstarted(q, b, "failed",
+                      "the client stopped sending the build's context and the build was "
+                      "dropped: run it again");
+        kilnd_build_unref(b);
+        i--; /* the next build took b's place */
+    }
+}
+
 static void end_unstarted(struct kilnd_queue *q, struct kilnd_build *b, const char *status,
                           const char *reason)
 {
@@ -221,8 +258,10 @@ struct kilnd_build *kilnd_queue_find(struct kilnd_queue *q, const char *id)
     struct kilnd_build *found = NULL;
     pthread_mutex_lock(&q->lock);
     for (size_t i = 0; i < q->n && !found; i++)
-        if (strcmp(q->live[i]->id, id) == 0)
+        if (strcmp(q->live[i]->id, id) == 0) {
             found = kilnd_build_ref(q->live[i]);
+            atomic_store(&found->seen_ns, kilnd_now_ns());
+        }
     pthread_mutex_unlock(&q->lock);
     return found;
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +23,11 @@
 #include "events.h"
 
 #define KILND_CANCEL_GRACE_S 10 /* from SIGTERM to SIGKILL */
+/*
+ * A build whose client names it in no request for this long while it
+ * uploads is dropped (the environment's KILND_UPLOAD_IDLE, e.g. "10m", if set).
+ */
+#define KILND_UPLOAD_IDLE_S 3600
 
 struct kilnd_db;
 
@@ -33,7 +39,8 @@ struct kilnd_build {
     int64_t timeout_s;
     unsigned concurrency;
     json_t *job; /* the worker's stdin (holds credentials: memory only); NULL once handed over */
-    json_t *context; /* the context's index while its content is uploaded; may be NULL */
+    json_t *context;         /* the context's index while its content is uploaded; may be NULL */
+    _Atomic int64_t seen_ns; /* the last request naming the build (kilnd_queue_find) */
     struct kilnd_events *events;
     struct kilnd_build_record rec; /* guarded by the queue's lock */
     bool output;                   /* an output streams back from DIR/output */

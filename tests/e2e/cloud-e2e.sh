@@ -39,7 +39,7 @@ admin() { "$kilnd" admin --data "$data" "$@"; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 server=127.0.0.1:$port
 start_kilnd() {
-  "$kilnd" serve --data "$data" --listen "$server" --drain-timeout 5s >>"$tmp/kilnd.log" 2>&1 &
+  KILND_UPLOAD_IDLE=6s "$kilnd" serve --data "$data" --listen "$server" --drain-timeout 5s >>"$tmp/kilnd.log" 2>&1 &
   kpid=$!
   for _ in $(seq 100); do
     curl -fs "http://$server/healthz" >/dev/null 2>&1 && return 0
@@ -297,6 +297,10 @@ mkdir -p "$tmp/up/sha256" && printf y >"$tmp/up/sha256/$(printf x | sha256sum | 
 tar -C "$tmp/up" -cf "$tmp/up.tar" sha256
 [[ $(api PUT "/v1/builds/$bid/context" --data-binary @"$tmp/up.tar") == 400 ]] && ok "an upload not matching its digest: 400" || not_ok "an upload not matching its digest: 400"
 if find "$data/builders/acme/ci" -path "*$(printf x | sha256sum | cut -c1-64)*" | grep -q .; then not_ok "...and nothing stored under the digest"; else ok "...and nothing stored under the digest"; fi
+sleep 7 # past KILND_UPLOAD_IDLE: the next build made drops $bid, still waiting for its context
+[[ $(api POST /v1/builders/acme/ci/builds -d "$req") == 201 ]] && api GET "/v1/builds/$bid" >/dev/null &&
+  python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); sys.exit(0 if b["state"] == "failed" and "stopped sending" in b["error"] else 1)' "$tmp/out" &&
+  ok "a build whose client stopped sending its context is dropped" || not_ok "a build whose client stopped sending its context is dropped"
 [[ $(api GET /v1/builders/other/ci) == 403 ]] && ok "another account's builder: 403" || not_ok "another account's builder: 403"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$server/v1/whoami") == 401 ]] && ok "no token: 401" || not_ok "no token: 401"
 
