@@ -50,6 +50,7 @@ void kiln_build_request_release(struct kiln_build_request *req)
     }
     free(req->outputs);
     free(req->builder);
+    free(req->oci_runtime);
     for (size_t i = 0; i < req->n_secrets; i++) {
         free(req->secrets[i].id);
         explicit_bzero(req->secrets[i].data, req->secrets[i].len);

@@ -76,7 +76,8 @@ struct kiln_build_request {
     bool allow_network_host; /* --allow network.host: RUN --network=host may run */
     bool has_epoch;          /* SOURCE_DATE_EPOCH (build arg or environment) */
     int64_t epoch;
-    char *builder;                     /* cache namespace: "local" for the local driver */
+    char *builder;     /* cache namespace: "local" for the local driver */
+    char *oci_runtime; /* --oci-runtime NAME|PATH; NULL: the sandbox's choice (runtime-select.h) */
     struct kiln_build_secret *secrets; /* values only here: never in a key, layer or log */
     size_t n_secrets;
     struct kiln_build_ssh *ssh;

@@ -65,6 +65,8 @@ json_t *kiln_build_request_to_json(const struct kiln_build_request *req)
             req->no_cache, "pull", req->pull, "allow_network_host", req->allow_network_host,
             "source_date_epoch", req->has_epoch ? json_integer(req->epoch) : json_null(), "builder",
             req->builder ? req->builder : "");
+    if (req->oci_runtime) /* only when chosen: kilnd refuses a client's choice */
+        json_object_set_new(j, "oci_runtime", json_string(req->oci_runtime));
     return j;
 }
 
@@ -213,6 +215,8 @@ int kiln_build_request_from_json(json_t *j, struct kiln_build_request *req, stru
         r = get_bool(j, "allow_network_host", &req->allow_network_host, err);
     if (r >= 0)
         r = get_string(j, "builder", &req->builder, err);
+    if (r >= 0)
+        r = get_string(j, "oci_runtime", &req->oci_runtime, err);
     json_t *v = json_object_get(j, "source_date_epoch");
     if (r >= 0 && v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0)
