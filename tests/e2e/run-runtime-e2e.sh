@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# usage: tests/e2e/run-runtime-e2e.sh KILN   (run by run-registry.sh, which sets KILN_TEST_REGISTRY)
+# The OCI runtime of RUN steps, end to end on a busybox base image: the
+# default choice builds; --oci-runtime runc and KILN_OCI_RUNTIME=runc build;
+# a missing runtime fails the build naming it; --oci-runtime wins over the
+# environment; crun, when installed, either builds or (crun 1.8 on hybrid
+# cgroups) fails with crun's own message and what to choose instead, while
+# the default then falls back to runc. TAP output.
+set -uo pipefail
+kiln=${1:?usage: run-runtime-e2e.sh KILN}
+here=$(cd "$(dirname "$0")" && pwd)
+reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
+. "$here/tap.sh"
+[[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
+command -v runc >/dev/null || skip_all "runc is not installed"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export KILN_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config DOCKER_HOST=unix://$tmp/no-docker.sock
+unset KILN_BUILDER BUILDX_BUILDER KILN_OCI_RUNTIME
+base=$reg/fixture/base:1
+"$here/make-base-image.sh" "$tmp/base" "$base" >"$tmp/base.log" 2>&1 || skip_all "cannot build the base image: $(tail -1 "$tmp/base.log")"
+
+ctx=$tmp/ctx
+mkdir -p "$ctx"
+# build ARGS...: a build whose RUN step always runs (--no-cache); its output in $tmp/out
+build() {
+  printf 'FROM %s\nRUN echo ran\n' "$base" >"$ctx/Dockerfile"
+  "$kiln" build --progress=plain --no-cache -o type=cacheonly "$@" "$ctx" >"$tmp/out" 2>&1
+}
+has() { grep -q -- "$1" "$tmp/out"; }
+
+if build; then ok "without a choice, a RUN step runs"; else not_ok "without a choice, a RUN step runs"; fi
+if build --oci-runtime runc; then ok "--oci-runtime runc"; else not_ok "--oci-runtime runc"; fi
+if build --oci-runtime "$(command -v runc)"; then ok "--oci-runtime PATH"; else not_ok "--oci-runtime PATH"; fi
+if KILN_OCI_RUNTIME=runc build; then ok "KILN_OCI_RUNTIME=runc"; else not_ok "KILN_OCI_RUNTIME=runc"; fi
+build --oci-runtime kiln-no-such-runtime
+rc=$?
+if [[ $rc -eq 1 ]] && has "OCI runtime 'kiln-no-such-runtime' not found in PATH"; then
+  ok "a missing runtime fails the build, naming it"
+else
+  not_ok "a missing runtime fails the build, naming it (exit $rc)"
+fi
+if KILN_OCI_RUNTIME=kiln-no-such-runtime build --oci-runtime runc; then
+  ok "--oci-runtime wins over KILN_OCI_RUNTIME"
+else
+  not_ok "--oci-runtime wins over KILN_OCI_RUNTIME"
+fi
+
+if ! command -v crun >/dev/null; then
+  n=$((n + 1))
+  echo "ok $n # SKIP crun is not installed (apt-get install crun to test it)"
+elif build --oci-runtime crun; then
+  ok "--oci-runtime crun: crun works on this host"
+elif has "OCI runtime 'crun' cannot run a container on this host" && has "choose another with --oci-runtime runc"; then
+  ok "--oci-runtime crun fails with crun's reason and what to do: $(grep -o "cannot run a container on this host: .*" "$tmp/out" | head -1 | cut -c1-160)"
+  if build; then ok "...while the default falls back to runc"; else not_ok "...while the default falls back to runc"; fi
+else
+  not_ok "--oci-runtime crun neither builds nor says why"
+fi
+tap_end
