@@ -21,15 +21,12 @@
 
 #include "base/banned.h"
 
-#define INDEX_FILE_MAX (512u << 20)
-
 static char *dir_of(const char *store_dir)
 {
     return kiln_xasprintf("%s/contexts/indexes", store_dir);
 }
 
-/* DIR/HEX.json of a valid sha256 digest; NULL for anything else. */
-static char *path_of(const char *store_dir, const char *digest)
+char *kilnd_context_index_path(const char *store_dir, const char *digest)
 {
     if (kiln_oci_digest_validate(digest, NULL) < 0 || strncmp(digest, "sha256:", 7) != 0)
         return NULL;
@@ -86,7 +83,7 @@ int kilnd_context_index_save(const char *store_dir, json_t *entries,
     if (kilnd_context_index_known(store_dir, ret_digest))
         return 0;
     _cleanup_free_ char *dir = dir_of(store_dir);
-    _cleanup_free_ char *path = path_of(store_dir, ret_digest);
+    _cleanup_free_ char *path = kilnd_context_index_path(store_dir, ret_digest);
     _cleanup_free_ char *tmp = kiln_xasprintf("%s.%d.tmp", path, (int)getpid());
     if ((r = kiln_mkdir_p(dir, 0700, err)) < 0)
         return r;
@@ -105,15 +102,15 @@ int kilnd_context_index_save(const char *store_dir, json_t *entries,
 
 bool kilnd_context_index_known(const char *store_dir, const char *digest)
 {
-    _cleanup_free_ char *path = path_of(store_dir, digest);
+    _cleanup_free_ char *path = kilnd_context_index_path(store_dir, digest);
     return path && utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int kilnd_context_index_load(const char *store_dir, const char *digest, json_t **ret,
                              struct kiln_error **err)
 {
-    _cleanup_free_ char *path = path_of(store_dir, digest);
-    struct kiln_buf b = KILN_BUF_INIT(INDEX_FILE_MAX);
+    _cleanup_free_ char *path = kilnd_context_index_path(store_dir, digest);
+    struct kiln_buf b = KILN_BUF_INIT(KILND_CONTEXT_INDEX_FILE_MAX);
     int r = path ? kiln_buf_read_file(&b, path) : -ENOENT;
     json_t *j = r >= 0 ? json_loadb(b.buf, b.len, 0, NULL) : NULL;
     kiln_buf_release(&b);

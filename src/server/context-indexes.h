@@ -15,6 +15,8 @@
 
 /* Indexes kept per builder; past it the least recently used go. */
 #define KILND_CONTEXT_INDEXES_MAX 128
+/* Bytes of one kept index's JSON read back at most. */
+#define KILND_CONTEXT_INDEX_FILE_MAX (512u << 20)
 
 /*
  * Keeps the checked index `entries` and returns the digest it is known by:
@@ -22,6 +24,8 @@
  */
 int kilnd_context_index_save(const char *store_dir, json_t *entries,
                              char ret_digest[KILN_OCI_DIGEST_MAX], struct kiln_error **err);
+/* The file of index `digest` (caller frees), or NULL when it is no sha256 digest. */
+char *kilnd_context_index_path(const char *store_dir, const char *digest);
 /* Whether the index `digest` is kept (and marks it used). */
 bool kilnd_context_index_known(const char *store_dir, const char *digest);
 /*

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "context-delta.h"
 #include "oci/whiteout.h"
 #include "store/content.h"
 
@@ -244,15 +245,18 @@ static int remove_stale(struct dest *d, json_t *previous, json_t *now, struct ki
     return 0;
 }
 
-int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *previous,
-                              const char *dest_dir, struct kiln_error **err)
+/*
+ * Brings dest (the tree of `previous`) to `entries` and sets the times of
+ * the directories of `entries` and `dirs`; previous and entries may be just
+ * what differs between two indexes.
+ */
+static int apply(struct kiln_store *s, json_t *entries, json_t *previous, json_t *dirs,
+                 const char *dest_dir, struct kiln_error **err)
 {
-    int r = kilnd_context_check(entries, err);
-    if (r < 0)
-        return r;
     struct dest d = {.rootfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .parentfd = -1};
     if (d.rootfd < 0)
         return kiln_error_set_errno(err, -errno, "cannot open '%s'", dest_dir);
+    int r = 0;
     json_t *before = previous ? by_path(previous) : NULL;
     if (before) {
         json_t *now = by_path(entries);
@@ -270,9 +274,24 @@ int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *pre
     json_decref(before);
     if (r >= 0)
         r = set_dir_times(d.rootfd, entries, err);
+    if (r >= 0 && dirs)
+        r = set_dir_times(d.rootfd, dirs, err);
     free(d.parent);
     if (d.parentfd >= 0)
         close(d.parentfd);
     close(d.rootfd);
     return r;
+}
+
+int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *previous,
+                              const char *dest_dir, struct kiln_error **err)
+{
+    int r = kilnd_context_check(entries, err);
+    return r < 0 ? r : apply(s, entries, previous, NULL, dest_dir, err);
+}
+
+int kilnd_context_materialize_delta(struct kiln_store *s, const struct kilnd_context_delta *delta,
+                                    const char *dest_dir, struct kiln_error **err)
+{
+    return apply(s, delta->added, delta->removed, delta->dirs, dest_dir, err);
 }

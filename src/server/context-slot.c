@@ -15,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "context-delta.h"
 #include "context-indexes.h"
 #include "context-sync.h"
 #include "oci/digest.h"
@@ -134,12 +135,38 @@ static bool write_file(const char *path, const char *text)
 /* The slot's index.json: a link to the kept index (never rewritten), else a copy. */
 static bool keep_index(const char *path, const char *store_dir, const char *digest, json_t *entries)
 {
-    _cleanup_free_ char *kept =
-            kiln_xasprintf("%s/contexts/indexes/%s.json", store_dir, digest + strlen("sha256:"));
-    if (link(kept, path) == 0)
+    _cleanup_free_ char *kept = kilnd_context_index_path(store_dir, digest);
+    if (kept && link(kept, path) == 0)
         return true;
     _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
     return text && write_file(path, text);
+}
+
+/*
+ * Brings the tree from the index set aside (prev) to the kept index
+ * `digest`, comparing the two texts and parsing only the entries that
+ * differ; 1 when done, 0 when the texts are not in the shape that allows
+ * it (the caller parses both), or an error.
+ */
+static int sync_delta(struct kilnd_context_slot *slot, struct kiln_store *s, const char *prev,
+                      const char *kept, struct kiln_error **err)
+{
+    struct kiln_buf before = KILN_BUF_INIT(KILND_CONTEXT_INDEX_FILE_MAX),
+                    now = KILN_BUF_INIT(KILND_CONTEXT_INDEX_FILE_MAX);
+    struct kilnd_context_delta delta;
+    int r = kiln_buf_read_file(&before, prev) >= 0 && kiln_buf_read_file(&now, kept) >= 0 &&
+                            kilnd_context_delta(before.buf, before.len, now.buf, now.len, &delta) ==
+                                    0
+                    ? 1
+                    : 0;
+    kiln_buf_release(&before);
+    kiln_buf_release(&now);
+    if (r == 1) {
+        int m = kilnd_context_materialize_delta(s, &delta, slot->tree, err);
+        r = m < 0 ? m : 1;
+        kilnd_context_delta_release(&delta);
+    }
+    return r;
 }
 
 int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *s,
@@ -154,17 +181,20 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
             unlink(prev);
         return 0;
     }
+    _cleanup_free_ char *kept = kilnd_context_index_path(store_dir, digest);
     json_t *entries = NULL;
-    int r = kilnd_context_index_load(store_dir, digest, &entries, err);
-    if (r < 0)
-        return r;
-    json_t *previous = slot->has_previous ? json_load_file(prev, 0, NULL) : NULL;
-    if (slot->has_previous && !json_is_array(previous)) {
+    int r = kept && slot->has_previous && kilnd_context_index_known(store_dir, digest)
+                    ? sync_delta(slot, s, prev, kept, err)
+                    : 0;
+    if (r == 0)
+        r = kilnd_context_index_load(store_dir, digest, &entries, err);
+    json_t *previous = r == 0 && slot->has_previous ? json_load_file(prev, 0, NULL) : NULL;
+    if (r == 0 && slot->has_previous && !json_is_array(previous)) {
         json_decref(previous);
         previous = NULL;
         r = empty_tree(slot, err);
     }
-    if (r >= 0)
+    if (r == 0)
         r = kilnd_context_materialize(s, entries, previous, slot->tree, err);
     json_decref(previous);
     unlink(prev);
@@ -174,7 +204,7 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
     if (r >= 0 && keep_index(path, store_dir, digest, entries) && !write_file(digest_path, digest))
         unlink(path);
     json_decref(entries);
-    return r;
+    return r < 0 ? r : 0;
 }
 
 char *kilnd_context_slot_find(const char *store_dir, const char *hint, const char *digest)

@@ -77,3 +77,11 @@ int kilnd_context_receive(struct kiln_store *s, int tar_fd, json_t *wanted, size
  */
 int kilnd_context_materialize(struct kiln_store *s, json_t *entries, json_t *previous,
                               const char *dest_dir, struct kiln_error **err);
+
+struct kilnd_context_delta;
+/*
+ * The same from what differs between two indexes that were checked when
+ * kept (context-delta.h): dest_dir holds the tree of the older one.
+ */
+int kilnd_context_materialize_delta(struct kiln_store *s, const struct kilnd_context_delta *delta,
+                                    const char *dest_dir, struct kiln_error **err);

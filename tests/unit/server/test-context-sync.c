@@ -26,8 +26,10 @@
 #include "expect.h"
 #include "oci/digest.h"
 #include "oci/whiteout.h"
+#include "server/context-delta.h"
 #include "server/context-indexes.h"
 #include "server/context-prefetch.h"
+#include "server/context-slot.h"
 #include "server/context-sync.h"
 #include "store/content.h"
 
@@ -586,6 +588,74 @@ static void test_context_sync__hostile_sizes(void **state)
     json_decref(j);
 }
 
+/* A slot brought from one kept index to another by what differs, and back. */
+static void test_context_sync__slot_moves_by_delta(void **state)
+{
+    struct fixture *f = *state;
+    struct kiln_error *err = NULL;
+    _cleanup_free_ char *store = kiln_xasprintf("%s/store", f->root);
+    char first[KILN_OCI_DIGEST_MAX], second[KILN_OCI_DIGEST_MAX];
+    sample_tree(f);
+    store_all(f);
+    expect_ok(kilnd_context_index_save(store, f->entries, first, &err), &err);
+    json_t *old = json_deep_copy(f->entries);
+    struct kilnd_context_slot *slot = NULL;
+    expect_ok(kilnd_context_slot_take(store, "/ci/app", &slot, &err), &err);
+    expect_ok(kilnd_context_slot_sync(slot, f->s, store, first, &err), &err);
+    kilnd_context_slot_free(slot);
+    /* the next index: a file changed, a directory became a file, one went with its directory,
+     * a link retargeted, a file only touched, a new directory with a file in it */
+    json_decref(f->entries);
+    f->entries = json_array();
+    add_dir(f, "src", 0755);
+    add_file(f, "src/a.c", 0644, "int a;\n", 7);
+    add_file(f, "src/copy-of-a.c", 0600, "int b;\n", 7);
+    add_file(f, "src/empty", 0644, "now a file\n", 11);
+    add_dir(f, "new", 0750);
+    add_file(f, "new/file", 0640, "new\n", 4);
+    add_file(f, "empty", 0644, "", 0);
+    add_link(f, "to-a", "src/copy-of-a.c");
+    json_object_set(json_array_get(f->entries, 0), "mtime",
+                    json_object_get(json_array_get(old, 0), "mtime"));
+    json_object_set(json_array_get(f->entries, 1), "mtime",
+                    json_object_get(json_array_get(old, 1), "mtime"));
+    store_all(f);
+    expect_ok(kilnd_context_index_save(store, f->entries, second, &err), &err);
+    /* what differs, by text */
+    _cleanup_free_ char *a = json_dumps(old, JSON_COMPACT),
+                        *b = json_dumps(f->entries, JSON_COMPACT);
+    struct kilnd_context_delta d;
+    assert_int_equal(kilnd_context_delta(a, strlen(a), b, strlen(b), &d), 0);
+    assert_int_equal(json_array_size(d.added), 6);   /* all but src and src/a.c */
+    assert_int_equal(json_array_size(d.removed), 9); /* all but src and src/a.c */
+    assert_int_equal(json_array_size(d.dirs), 1);    /* src, whose entries changed */
+    kilnd_context_delta_release(&d);
+    assert_int_equal(kilnd_context_delta("[{\"x\":1}]", 9, b, strlen(b), &d), -1);
+    assert_int_equal(kilnd_context_delta(a, strlen(a) - 1, b, strlen(b), &d), -1);
+
+    expect_ok(kilnd_context_slot_take(store, "/ci/app", &slot, &err), &err);
+    _cleanup_free_ char *out = f->out;
+    f->out = kiln_xstrdup(slot->tree);
+    ino_t kept = inode_of(f, "src/a.c");
+    expect_ok(kilnd_context_slot_sync(slot, f->s, store, second, &err), &err);
+    kilnd_context_slot_free(slot);
+    expect_tree(f);
+    _cleanup_free_ char *gone = kiln_xasprintf("%s/shared", f->out);
+    assert_int_equal(access(gone, F_OK), -1);
+    assert_int_equal(inode_of(f, "src/a.c"), kept);
+    /* and back */
+    expect_ok(kilnd_context_slot_take(store, "/ci/app", &slot, &err), &err);
+    expect_ok(kilnd_context_slot_sync(slot, f->s, store, first, &err), &err);
+    kilnd_context_slot_free(slot);
+    json_decref(f->entries);
+    f->entries = old;
+    expect_tree(f);
+    _cleanup_free_ char *went = kiln_xasprintf("%s/new", f->out);
+    assert_int_equal(access(went, F_OK), -1);
+    free(f->out);
+    f->out = TAKE_PTR(out);
+}
+
 /* Indexes are kept by the sha256 of their compact JSON, found again by it, and bounded. */
 static void test_context_sync__indexes_kept_by_digest(void **state)
 {
@@ -715,6 +785,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(
                     test_context_sync__materialize_into_a_planted_link_fails, setup, teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__indexes_kept_by_digest, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__slot_moves_by_delta, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__prefetch_reads_the_kept_context,
                                             setup, teardown),
