@@ -18,6 +18,7 @@
 #include "context-delta.h"
 #include "context-indexes.h"
 #include "context-sync.h"
+#include "engine/hash-cache.h"
 #include "oci/digest.h"
 #include "oci/whiteout.h"
 
@@ -143,13 +144,46 @@ static bool keep_index(const char *path, const char *store_dir, const char *dige
 }
 
 /*
+ * Tells the engine's hash cache of the slot's tree (the one the build opens:
+ * STORE/contexts/<sha256 of the tree's path>) the digests of the regular
+ * files of `entries` just written or touched, so a COPY does not read them
+ * again to learn what the index says (a fresh clone touches every file).
+ * Worth it only for many files: a few are hashed faster than the cache is
+ * rewritten. The slot's files carry no extended attributes, so the content's
+ * sha256 is what the engine would compute.
+ */
+static void remember_digests(const char *store_dir, const char *tree, json_t *entries)
+{
+    size_t files = 0;
+    json_t *e;
+    size_t i;
+    json_array_foreach (entries, i, e)
+        files += json_object_get(e, "digest") != NULL;
+    if (files < KILND_CONTEXT_REMEMBER_MIN)
+        return;
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/contexts", store_dir);
+    _cleanup_(kiln_hash_cache_freep) struct kiln_hash_cache *c = NULL;
+    _cleanup_close_ int root = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0 || kiln_hash_cache_open_for(dir, tree, &c, NULL) < 0)
+        return;
+    json_array_foreach (entries, i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        const char *digest = json_string_value(json_object_get(e, "digest"));
+        struct stat st;
+        if (digest && fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            kiln_hash_cache_put(c, path, &st, digest);
+    }
+    (void)kiln_hash_cache_save(c, NULL); /* a cache not written is only slower */
+}
+
+/*
  * Brings the tree from the index set aside (prev) to the kept index
  * `digest`, comparing the two texts and parsing only the entries that
  * differ; 1 when done, 0 when the texts are not in the shape that allows
  * it (the caller parses both), or an error.
  */
-static int sync_delta(struct kilnd_context_slot *slot, struct kiln_store *s, const char *prev,
-                      const char *kept, struct kiln_error **err)
+static int sync_delta(struct kilnd_context_slot *slot, struct kiln_store *s, const char *store_dir,
+                      const char *prev, const char *kept, struct kiln_error **err)
 {
     struct kiln_buf before = KILN_BUF_INIT(KILND_CONTEXT_INDEX_FILE_MAX),
                     now = KILN_BUF_INIT(KILND_CONTEXT_INDEX_FILE_MAX);
@@ -163,6 +197,8 @@ static int sync_delta(struct kilnd_context_slot *slot, struct kiln_store *s, con
     kiln_buf_release(&now);
     if (r == 1) {
         int m = kilnd_context_materialize_delta(s, &delta, slot->tree, err);
+        if (m >= 0)
+            remember_digests(store_dir, slot->tree, delta.added);
         r = m < 0 ? m : 1;
         kilnd_context_delta_release(&delta);
     }
@@ -184,7 +220,7 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
     _cleanup_free_ char *kept = kilnd_context_index_path(store_dir, digest);
     json_t *entries = NULL;
     int r = kept && slot->has_previous && kilnd_context_index_known(store_dir, digest)
-                    ? sync_delta(slot, s, prev, kept, err)
+                    ? sync_delta(slot, s, store_dir, prev, kept, err)
                     : 0;
     if (r == 0)
         r = kilnd_context_index_load(store_dir, digest, &entries, err);
@@ -196,6 +232,8 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
     }
     if (r == 0)
         r = kilnd_context_materialize(s, entries, previous, slot->tree, err);
+    if (r == 0)
+        remember_digests(store_dir, slot->tree, entries);
     json_decref(previous);
     unlink(prev);
     unlink(digest_path);

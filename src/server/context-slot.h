@@ -17,6 +17,8 @@
 
 #define KILND_CONTEXT_SLOTS_MAX 64 /* concurrent builds of one builder each need one */
 #define KILND_CONTEXT_HINT_MAX  4096
+/* Files written at once past which their digests go to the engine's hash cache. */
+#define KILND_CONTEXT_REMEMBER_MIN 256
 
 struct kilnd_context_slot {
     char *dir;  /* STORE/contexts/N */
