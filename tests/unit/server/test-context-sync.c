@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "engine/hash-cache.h"
 #include "expect.h"
 #include "oci/digest.h"
 #include "oci/whiteout.h"
@@ -656,6 +657,47 @@ static void test_context_sync__slot_moves_by_delta(void **state)
     f->out = TAKE_PTR(out);
 }
 
+/* Past KILND_CONTEXT_REMEMBER_MIN files written, the engine's hash cache of the slot knows them. */
+static void test_context_sync__slot_tells_the_hash_cache(void **state)
+{
+    struct fixture *f = *state;
+    struct kiln_error *err = NULL;
+    _cleanup_free_ char *store = kiln_xasprintf("%s/store", f->root);
+    add_dir(f, "d", 0755);
+    for (int i = 0; i < KILND_CONTEXT_REMEMBER_MIN; i++) {
+        char path[32], data[32];
+        snprintf(path, sizeof(path), "d/f%03d", i);
+        int n = snprintf(data, sizeof(data), "file %d\n", i);
+        add_file(f, path, 0644, data, (size_t)n);
+    }
+    store_all(f);
+    char digest[KILN_OCI_DIGEST_MAX];
+    expect_ok(kilnd_context_index_save(store, f->entries, digest, &err), &err);
+    struct kilnd_context_slot *slot = NULL;
+    expect_ok(kilnd_context_slot_take(store, "/ci/many", &slot, &err), &err);
+    expect_ok(kilnd_context_slot_sync(slot, f->s, store, digest, &err), &err);
+    _cleanup_free_ char *dir = kiln_xasprintf("%s/contexts", store);
+    struct kiln_hash_cache *c = NULL;
+    expect_ok(kiln_hash_cache_open_for(dir, slot->tree, &c, &err), &err);
+    json_t *e;
+    size_t i, known = 0;
+    json_array_foreach (f->entries, i, e) {
+        const char *path = json_string_value(json_object_get(e, "path"));
+        _cleanup_free_ char *p = kiln_xasprintf("%s/%s", slot->tree, path);
+        struct stat st;
+        char got[KILN_OCI_DIGEST_MAX];
+        if (!json_object_get(e, "digest"))
+            continue;
+        assert_int_equal(lstat(p, &st), 0);
+        assert_true(kiln_hash_cache_get(c, path, &st, got));
+        assert_string_equal(got, json_string_value(json_object_get(e, "digest")));
+        known++;
+    }
+    assert_int_equal(known, KILND_CONTEXT_REMEMBER_MIN);
+    kiln_hash_cache_free(c);
+    kilnd_context_slot_free(slot);
+}
+
 /* Indexes are kept by the sha256 of their compact JSON, found again by it, and bounded. */
 static void test_context_sync__indexes_kept_by_digest(void **state)
 {
@@ -787,6 +829,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_context_sync__indexes_kept_by_digest, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__slot_moves_by_delta, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_context_sync__slot_tells_the_hash_cache, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_context_sync__prefetch_reads_the_kept_context,
                                             setup, teardown),
