@@ -53,7 +53,7 @@ static void evict(const char *dir)
             fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
         KILN_GROW(v, alloc, n + 1);
-        snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+        memcpy(v[n].name, de->d_name, len + 1); /* len < sizeof(name): checked above */
         v[n++].used = st.st_mtim;
     }
     while (n > KILND_CONTEXT_INDEXES_MAX) {
