@@ -20,6 +20,7 @@
 #include "netns.h"
 #include "runtime-select.h"
 #include "runtime.h"
+#include "seccomp.h"
 #include "stubs.h"
 
 #include "base/banned.h"
@@ -85,6 +86,8 @@ static void container_id(char out[static 64])
 int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, struct kiln_error **err)
 {
     int r = check_opts(o, err);
+    if (r >= 0)
+        r = kiln_sandbox_seccomp_check(err);
     if (r < 0)
         return r;
     struct kiln_sandbox_opts limited;

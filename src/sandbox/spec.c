@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "seccomp.h"
+
 #include "base/banned.h"
 
 static const char *const caps[] = {
@@ -127,6 +129,9 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */
         json_object_set_new(json_object_get(lx, "resources"), "pids",
                             json_pack("{s:I}", "limit", (json_int_t)o->pids_max));
+    json_t *filter = kiln_sandbox_seccomp(); /* NULL: KILN_RUN_SECCOMP=unconfined */
+    if (filter)
+        json_object_set_new(lx, "seccomp", filter);
     json_t *list = mount_list(hosts, resolv);
     extra_mounts(list, o);
     return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",

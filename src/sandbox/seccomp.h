@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * seccomp.h - the system call filter of a RUN: linux.seccomp of config.json,
+ * Docker's default profile for the sandbox's capabilities
+ * (docs/internals/sandbox.md, "Seccomp").
+ */
+#pragma once
+
+#include <jansson.h>
+
+#include "base/error.h"
+
+/* The builder operator's way out: KILN_RUN_SECCOMP=unconfined runs steps without the filter. */
+#define KILN_SANDBOX_SECCOMP_ENV        "KILN_RUN_SECCOMP"
+#define KILN_SANDBOX_SECCOMP_UNCONFINED "unconfined"
+
+/*
+ * The linux.seccomp object for config.json (a new reference, the caller's),
+ * or NULL when KILN_RUN_SECCOMP is "unconfined". It is an allowlist: a
+ * system call it does not name fails with EPERM; clone3 fails with ENOSYS
+ * (so libc falls back to clone, whose namespace flags are refused). Made for
+ * the capabilities spec.c grants; none of CAP_SYS_ADMIN's calls are allowed.
+ */
+json_t *kiln_sandbox_seccomp(void);
+
+/*
+ * Checks KILN_RUN_SECCOMP: unset, empty, "default" or "unconfined" are 0;
+ * anything else is KILN_E_INVALID naming the variable (the filter would stay
+ * on, but a misspelt way out should not pass unnoticed).
+ */
+int kiln_sandbox_seccomp_check(struct kiln_error **err);
