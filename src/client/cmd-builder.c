@@ -410,6 +410,14 @@ static void inspect_print(const struct kiln_builder_entry *b, const char *status
     }
     if (json_is_integer(n))
         printf("Concurrency:   %lld\n", (long long)json_integer_value(n));
+    json_t *allow = json_object_get(info, "allow"), *v;
+    size_t i;
+    if (json_is_array(allow)) {
+        printf("Entitlements: ");
+        json_array_foreach (allow, i, v)
+            printf("%s %s", i ? "," : "", json_string_value(v) ? json_string_value(v) : "?");
+        printf("%s\n", json_array_size(allow) ? "" : " none");
+    }
 }
 
 int kiln_cmd_inspect(int argc, char **argv)

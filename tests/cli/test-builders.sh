@@ -161,8 +161,9 @@ run 0 "inspect (the current builder)" '^Name: +cur$' "$kiln" inspect
 if grep -qE '^Driver: +cloud$' "$tmp/out" && grep -qE "^Endpoint: +http://$kilnd$" "$tmp/out" &&
   grep -qE '^Builder: +acme/app$' "$tmp/out" && grep -qE '^Status: +running$' "$tmp/out" &&
   grep -qE '^Platforms: +linux/amd64, linux/arm64$' "$tmp/out" &&
-  grep -qE '^Timeout: +1h30m0s$' "$tmp/out" && grep -qE '^Concurrency: +2$' "$tmp/out"; then
-  ok "inspect: driver, endpoint, builder, status, platforms, timeout, concurrency"
+  grep -qE '^Timeout: +1h30m0s$' "$tmp/out" && grep -qE '^Concurrency: +2$' "$tmp/out" &&
+  grep -qE '^Entitlements: +none$' "$tmp/out"; then
+  ok "inspect: driver, endpoint, builder, status, platforms, timeout, concurrency, entitlements"
 else
   not_ok "inspect fields"
   sed 's/^/# /' "$tmp/out"

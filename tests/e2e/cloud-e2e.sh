@@ -168,6 +168,7 @@ code=$(curl -s -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $token"
 [[ $code == 403 ]] && ok "...with 403 from the build API" || not_ok "...with 403 from the build API (got $code)"
 admin builder set acme/ci --allow network.host >/dev/null
 try "the builder's description shows the grant" sh -c "curl -s -H 'Authorization: Bearer $token' http://$server/v1/builders/acme/ci | grep -q '\"allow\": *\[\"network.host\"\]'"
+try "kiln inspect shows the grant" sh -c "'$kiln' inspect | grep -qE '^Entitlements: +network.host$'"
 try "a build with --allow network.host runs once the admin grants it" nethost
 admin builder set acme/ci --deny network.host >/dev/null
 refute "...and is refused again once withdrawn" nethost
