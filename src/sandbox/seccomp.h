@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * seccomp.h - the system call filter of a RUN: linux.seccomp of config.json,
- * Docker's default profile for the sandbox's capabilities
+ * refusing what Docker's default profile refuses the sandbox's capabilities
  * (docs/internals/sandbox.md, "Seccomp").
  */
 #pragma once
@@ -16,10 +16,11 @@
 
 /*
  * The linux.seccomp object for config.json (a new reference, the caller's),
- * or NULL when KILN_RUN_SECCOMP is "unconfined". It is an allowlist: a
- * system call it does not name fails with EPERM; clone3 fails with ENOSYS
- * (so libc falls back to clone, whose namespace flags are refused). Made for
- * the capabilities spec.c grants; none of CAP_SYS_ADMIN's calls are allowed.
+ * or NULL when KILN_RUN_SECCOMP is "unconfined". It refuses (EPERM) what
+ * Docker's default profile refuses a process with spec.c's capabilities:
+ * namespaces and mounts, keyrings, bpf, perf_event_open, userfaultfd,
+ * modules, kexec, the clock, io_uring, other personalities; clone with a
+ * namespace flag; clone3 fails with ENOSYS so libc falls back to clone.
  */
 json_t *kiln_sandbox_seccomp(void);
 

@@ -42,8 +42,28 @@ static long clone_flags(unsigned long flags)
     return r;
 }
 
+/* unshare(CLONE_NEWUSER) through the i386 ABI (int 0x80, call 310) in a child: the filter must
+   cover the 32-bit ABI too. A signal is printed negated: -SIGSEGV when the kernel has no i386
+   emulation, -SIGSYS when a filter lacking the i386 ABI killed the child. */
+static void unshare_i386(void)
+{
+#ifdef __x86_64__
+    pid_t pid = fork();
+    if (pid == 0) {
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(310L), "b"((long)CLONE_NEWUSER) : "memory");
+        _exit(r < 0 && r > -4096 ? (int)-r : 0);
+    }
+    int status;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+        printf("unshare_newuser_i386 %d\n",
+               WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+#endif
+}
+
 static void refused(void)
 {
+    unshare_i386();
     report("unshare_newuser", syscall(SYS_unshare, CLONE_NEWUSER));
     report("unshare_newns", syscall(SYS_unshare, CLONE_NEWNS));
     report("clone_newuser", clone_flags(CLONE_NEWUSER));
@@ -80,6 +100,7 @@ static void refused(void)
     report("adjtimex_set", syscall(SYS_adjtimex, &tx));
     report("personality_read_implies_exec", syscall(SYS_personality, 0x0400000));
     report("personality_addr_no_randomize", syscall(SYS_personality, 0x0040000));
+    report("personality_all_but_one", syscall(SYS_personality, 0xfffffffe));
     report("io_uring_setup", syscall(SYS_io_uring_setup, 1, NULL));
     report("socket_vsock", syscall(SYS_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0));
     report("kcmp", syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 0, 0));
@@ -173,6 +194,8 @@ static void allowed(void)
     report("file_io", file_io());
     report("socket_inet", socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     report("personality_query", syscall(SYS_personality, 0xffffffff));
+    long linux32 = syscall(SYS_personality, 0x0008);
+    report("personality_linux32", linux32 < 0 ? linux32 : syscall(SYS_personality, 0));
     struct timex tx = {0};
     report("adjtimex_read", syscall(SYS_adjtimex, &tx));
     report("ptrace_traceme", traced());
