@@ -902,6 +902,89 @@ static void test_seccomp__unconfined_runs_without_it(void **state)
     assert_int_not_equal(probe_result(f, "clone3"), ENOSYS);
 }
 
+/* The builder's own toolchain, bound read-only into a rootfs of symlinks as on Debian 12
+   (/bin -> usr/bin, ...): gcc, make, go, python, perl and dpkg work under the filter. */
+static void test_seccomp__host_toolchain_works(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->runnable)
+        LEAVE_OUT("%s", f->why);
+    struct stat st;
+    if (lstat("/bin", &st) < 0 || !S_ISLNK(st.st_mode) || access("/usr/bin/gcc", X_OK) < 0 ||
+        access("/usr/bin/make", X_OK) < 0 || access("/usr/bin/python3", X_OK) < 0)
+        LEAVE_OUT("the host is not a merged-/usr system with gcc, make and python3");
+    _cleanup_free_ char *root = kiln_xasprintf("%s/host", f->dir);
+    assert_int_equal(mkdir(root, 0755), 0);
+    static const char *const links[][2] = {
+            {"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"}};
+    for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+        _cleanup_free_ char *l = kiln_xasprintf("%s/%s", root, links[i][0]);
+        assert_int_equal(symlink(links[i][1], l), 0);
+    }
+    _cleanup_free_ char *tmp = kiln_xasprintf("%s/tmp", root);
+    assert_int_equal(mkdir(tmp, 01777), 0);
+    const struct kiln_sandbox_mount mounts[] = {
+            {.source = "/usr", .target = "/usr", .readonly = true},
+            {.source = "/var/lib/dpkg", .target = "/var/lib/dpkg", .readonly = true},
+            {.source = "/etc/alternatives", .target = "/etc/alternatives", .readonly = true},
+    };
+    static const char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                                      "HOME=/tmp",
+                                      "GOCACHE=/tmp/gocache",
+                                      "GOPATH=/tmp/go",
+                                      "GOFLAGS=",
+                                      "GO111MODULE=off",
+                                      NULL};
+    const char *const script[] = {
+            "/bin/sh", "-ec",
+            "cd /tmp\n"
+            "printf '#include <pthread.h>\\nstatic void *t(void *a){return a;}\\n"
+            "int main(void){pthread_t p; pthread_create(&p,0,t,0); return pthread_join(p,0);}\\n'"
+            " > t.c\n"
+            "printf 'all: t\\nt: t.c\\n\\tgcc -O2 -pthread -o t t.c\\n' > Makefile\n"
+            "make -s && ./t && echo gcc-make-ok\n"
+            "python3 -c 'import concurrent.futures as f, subprocess, multiprocessing as m\n"
+            "with f.ThreadPoolExecutor(4) as e: assert sum(e.map(abs, [-1, -2])) == 3\n"
+            "with m.Pool(2) as p: assert p.map(abs, [-1]) == [1]\n"
+            "subprocess.run([\"true\"], check=True); print(\"python-ok\")'\n"
+            "perl -e 'my $p = fork; if ($p) { waitpid($p, 0); print \"perl-ok\\n\" } else { exit 0 "
+            "}'\n"
+            "dpkg -s dpkg | grep -q '^Status: install ok installed' && echo dpkg-ok\n"
+            "if command -v go >/dev/null; then printf 'package main\\nfunc main() { "
+            "println(\"go-ok\") }\\n'"
+            " > h.go && go build -o h h.go && ./h 2>&1; fi\n",
+            NULL};
+    _cleanup_free_ char *state_dir = kiln_xasprintf("%s/state-%u", f->dir, f->runs++);
+    assert_int_equal(mkdir(state_dir, 0700), 0);
+    kiln_buf_reset(&f->out[0]);
+    kiln_buf_reset(&f->out[1]);
+    struct kiln_sandbox_opts o = {.rootfs = root,
+                                  .argv = script,
+                                  .env = env,
+                                  .cwd = "/tmp",
+                                  .mounts = mounts,
+                                  .n_mounts = access("/etc/alternatives", F_OK) == 0 ? 3 : 2,
+                                  .network = KILN_SANDBOX_NET_NONE,
+                                  .state_dir = state_dir,
+                                  .cancel_fd = -1,
+                                  .output = collect,
+                                  .output_userdata = f};
+    struct kiln_error *e = NULL;
+    int code = -1;
+    int r = kiln_sandbox_run(&o, &code, &e);
+    if (r < 0)
+        fail_msg("kiln_sandbox_run: %s", kiln_error_message(e, r));
+    const char *want = access("/usr/bin/go", X_OK) == 0
+                               ? "gcc-make-ok\npython-ok\nperl-ok\ndpkg-ok\ngo-ok\n"
+                               : "gcc-make-ok\npython-ok\nperl-ok\ndpkg-ok\n";
+    _cleanup_free_ char *said = kiln_xstrdup(f->out[0].buf);
+    for (char *c = said; (c = strchr(c, '\n'));)
+        *c = ' ';
+    print_message("# host toolchain under the filter: %s\n", said);
+    if (code != 0 || strcmp(f->out[0].buf, want) != 0)
+        fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", code, f->out[0].buf, f->out[1].buf);
+}
+
 /* arm64 under qemu-user: the filter sees qemu's host calls and refuses the guest's unshare. */
 static void test_seccomp__arm64_under_qemu(void **state)
 {
@@ -939,6 +1022,7 @@ int main(void)
             R(refuses_in_runc),
             R(shell_work_and_busybox_unshare),
             R(unconfined_runs_without_it),
+            R(host_toolchain_works),
             R(arm64_under_qemu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
