@@ -28,6 +28,7 @@
 #include "kiln-version.h"
 #include "ratelimit.h"
 #include "sandbox/runtime-select.h"
+#include "sandbox/seccomp.h"
 #include "server.h"
 #include "token-service.h"
 
@@ -56,7 +57,10 @@ static void usage(FILE *f)
             "                            where it works, else runc); a client cannot choose it\n"
             "\n"
             "Environment: KILN_INSECURE_REGISTRIES (host[:port],... builds push to and pull\n"
-            "from over plain HTTP, besides loopback), KILND_DATA, KILN_OCI_RUNTIME.\n"
+            "from over plain HTTP, besides loopback), KILND_DATA, KILN_OCI_RUNTIME,\n"
+            "KILN_RUN_SECCOMP (unconfined: RUN steps without the seccomp filter),\n"
+            "KILN_RUN_PIDS_MAX, KILN_RUN_DISK_RESERVE (RUN's limits), KILND_UPLOAD_IDLE (how\n"
+            "long a build may wait for its context, default 1h).\n"
             "\n"
             "Signals: SIGTERM drains (no new builds, running ones finish or are cancelled at\n"
             "the drain timeout), SIGINT cancels running builds now. Logs go to stderr, one\n"
@@ -240,6 +244,8 @@ static int run(const struct opts *o, struct kilnd *app)
     int r = make_dirs(o->data, &e);
     if (r >= 0)
         r = oci_runtime(o, &e);
+    if (r >= 0)
+        r = kiln_sandbox_seccomp_check(&e); /* a misspelt value would fail every RUN */
     if (r >= 0)
         r = kilnd_db_open(o->data, &app->db, &e);
     if (r < 0) {

@@ -177,6 +177,9 @@ has "cannot choose the OCI runtime" && ok "...saying that kilnd serve --oci-runt
 refute "kilnd serve --oci-runtime with a missing runtime does not start" \
   timeout 20 "$kilnd" serve --data "$tmp/rt-data" --listen 127.0.0.1:0 --oci-runtime kiln-no-such-runtime
 has "OCI runtime 'kiln-no-such-runtime' not found" && ok "...naming it" || not_ok "...naming it"
+refute "kilnd serve with a misspelt KILN_RUN_SECCOMP does not start" \
+  env KILN_RUN_SECCOMP=off timeout 20 "$kilnd" serve --data "$tmp/rt-data" --listen 127.0.0.1:0
+has "KILN_RUN_SECCOMP" && ok "...naming the variable" || not_ok "...naming the variable"
 
 # --- history, du, prune, metrics --------------------------------------------------
 try "kiln history ls" sh -c "'$kiln' history ls | grep -q succeeded"
