@@ -171,6 +171,26 @@ static int open_target(const char *name, const struct kiln_push_opts *o,
     return 0;
 }
 
+/*
+ * Whether the registry has `digest` under the tag `reference` already (the
+ * same image pushed before): then its blobs are there too, and the push
+ * needs nothing more. A registry that cannot say is pushed to.
+ */
+static bool tagged_already(struct kiln_registry_client *c, const struct kiln_oci_ref *ref,
+                           const char *reference, const char *digest,
+                           const struct kiln_push_opts *o)
+{
+    _cleanup_(kiln_registry_manifest_freep) struct kiln_registry_manifest *m = NULL;
+    if (!reference || strcmp(reference, digest) == 0 ||
+        kiln_registry_manifest_get(c, ref->path, reference, &m, NULL) < 0 ||
+        strcmp(m->digest, digest) != 0)
+        return false;
+    _cleanup_free_ char *full = kiln_oci_ref_string(ref, false);
+    _cleanup_free_ char *what = kiln_xasprintf("pushing manifest for %s@%s", full, digest);
+    kiln_progress_status(o->progress, o->progress_id, what, 0, 0, true);
+    return true;
+}
+
 /* img's blobs, then its manifest under `reference` (NULL: its digest). */
 static int push_image(struct kiln_store *s, struct kiln_registry_client *c,
                       const struct kiln_image *img, const struct kiln_oci_ref *ref,
@@ -189,8 +209,9 @@ int kiln_image_push(struct kiln_store *s, const struct kiln_image *img, const ch
     _cleanup_(kiln_oci_ref_freep) struct kiln_oci_ref *ref = NULL;
     _cleanup_(kiln_registry_client_freep) struct kiln_registry_client *c = NULL;
     int r = open_target(name, o, &ref, &c, err);
-    if (r >= 0)
-        r = push_image(s, c, img, ref, ref->digest ? ref->digest : ref->tag, o, err);
+    const char *reference = r >= 0 ? (ref->digest ? ref->digest : ref->tag) : NULL;
+    if (r >= 0 && !tagged_already(c, ref, reference, img->digest, o))
+        r = push_image(s, c, img, ref, reference, o, err);
     return r < 0 ? kiln_error_wrap(err, r, "push %s", name) : 0;
 }
 
@@ -201,10 +222,12 @@ int kiln_index_push(struct kiln_store *s, const struct kiln_image *imgs, size_t 
     _cleanup_(kiln_oci_ref_freep) struct kiln_oci_ref *ref = NULL;
     _cleanup_(kiln_registry_client_freep) struct kiln_registry_client *c = NULL;
     int r = open_target(name, o, &ref, &c, err);
+    const char *reference = r >= 0 ? (ref->digest ? ref->digest : ref->tag) : NULL;
+    if (r >= 0 && tagged_already(c, ref, reference, idx->digest, o))
+        return 0;
     for (size_t i = 0; r >= 0 && i < n; i++)
         r = push_image(s, c, &imgs[i], ref, NULL, o, err);
     if (r >= 0)
-        r = put_manifest(s, c, ref, idx->digest, idx->media_type, idx->size,
-                         ref->digest ? ref->digest : ref->tag, o, err);
+        r = put_manifest(s, c, ref, idx->digest, idx->media_type, idx->size, reference, o, err);
     return r < 0 ? kiln_error_wrap(err, r, "push %s", name) : 0;
 }

@@ -100,7 +100,22 @@ fi
 if build -t "$reg/e2e/app:1" --push "$ctx"; then ok "--push"; else not_ok "--push"; fi
 check "the pushed image is in the registry" skopeo inspect --tls-verify=false "docker://$reg/e2e/app:1"
 check "and copies back out whole" skopeo copy --quiet --src-tls-verify=false "docker://$reg/e2e/app:1" "oci:$tmp/pulled:1"
+tag_link=${KILN_TEST_REGISTRY_DATA:-/nonexistent}/docker/registry/v2/repositories/e2e/app/_manifests/tags/1/current/link
+before=$(stat -c %Y.%y "$tag_link" 2>/dev/null)
+sleep 1.1 # a rewritten tag would show a later mtime
 if build -t "$reg/e2e/app:1" --push "$ctx" && grep -q CACHED "$tmp/out"; then ok "a warm push"; else not_ok "a warm push"; fi
+if [[ -n $before && $(stat -c %Y.%y "$tag_link") == "$before" ]]; then
+  ok "...finds the tag on the same image and writes nothing"
+else
+  not_ok "...finds the tag on the same image and writes nothing ($tag_link: $before)"
+fi
+printf 'FROM %s\nLABEL moved=1\n' "$base" >"$tmp/Dockerfile.moved"
+if build -t "$reg/e2e/app:1" --push -f "$tmp/Dockerfile.moved" "$ctx" &&
+  skopeo inspect --tls-verify=false "docker://$reg/e2e/app:1" | grep -q '"moved": "1"'; then
+  ok "a push of another image moves the tag"
+else
+  not_ok "a push of another image moves the tag"
+fi
 
 # --- other outputs ---------------------------------------------------------------
 if build -o type=local,dest="$tmp/local" "$ctx" && grep -qx hello "$tmp/local/app/hello.txt"; then

@@ -105,6 +105,7 @@ wait_up "$auth_port"
 wait_up "$token_reg_port"
 
 KILN_TEST_REGISTRY=127.0.0.1:$open_port \
+KILN_TEST_REGISTRY_DATA=$tmp/open/data \
 KILN_TEST_AUTH_REGISTRY=127.0.0.1:$auth_port \
 KILN_TEST_TOKEN_REGISTRY=127.0.0.1:$token_reg_port \
 KILN_TEST_USER=$user \
