@@ -23,6 +23,7 @@
 #include "context-upload.h"
 #include "context/read-dockerfile.h"
 #include "engine/docker-engine.h"
+#include "engine/docker-host.h"
 #include "engine/request-json.h"
 #include "oci/digest.h"
 #include "oci/json.h"
@@ -320,31 +321,27 @@ static int follow(struct run *run, struct kiln_error **err)
 }
 
 /* The layers the engine loaded into has already: the builder leaves them out of the tar. */
-static const char *engine_has(struct kiln_build_request *req, const char *sock)
+static const char *engine_has(struct kiln_build_request *req, const char *host)
 {
     for (size_t i = 0; i < req->n_outputs; i++)
         if (req->outputs[i].type == KILN_OUTPUT_DOCKER && !req->outputs[i].dest)
-            kiln_docker_engine_chains(sock, &req->tags, &req->outputs[i].engine_has);
-    return sock;
+            kiln_docker_engine_chains(host, &req->tags, &req->outputs[i].engine_has);
+    return host;
 }
 
-/* A tagged build with no output loads into the local Docker engine when there is one. */
+/* A tagged build with no output loads into the local Docker engine when one answers. */
 static const char *plan_load(struct kiln_build_request *req)
 {
-    const char *host = getenv("DOCKER_HOST");
-    const char *sock = host && strncmp(host, "unix://", 7) == 0 ? host + 7
-                       : host && *host                          ? NULL
-                                                                : "/var/run/docker.sock";
+    const char *host = kiln_docker_host();
     bool has_load = false;
     for (size_t i = 0; i < req->n_outputs; i++)
         if (req->outputs[i].type == KILN_OUTPUT_DOCKER && !req->outputs[i].dest)
             has_load = true;
     if (has_load)
-        return engine_has(req, sock ? sock : "/var/run/docker.sock");
+        return engine_has(req, host);
     if (req->n_outputs || !req->tags.n)
         return NULL;
-    struct stat st;
-    if (!sock || stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) || req->platforms.n > 1) {
+    if (req->platforms.n > 1 || !kiln_docker_ping(host)) {
         fprintf(stderr, "WARNING: No output specified and no local Docker engine to load into: the "
                         "result stays in the builder's cache only. Use --push to push it to a "
                         "registry, or -o type=oci,dest=FILE to download it\n");
@@ -356,7 +353,7 @@ static const char *plan_load(struct kiln_build_request *req)
                                                  .compression = KILN_OCI_COMPRESSION_GZIP,
                                                  .compression_level = KILN_OCI_LEVEL_DEFAULT,
                                                  .oci_mediatypes = KILN_DF_UNSET};
-    return engine_has(req, sock);
+    return engine_has(req, host);
 }
 
 static int finish(struct run *run, struct kiln_build_request *req, const struct kiln_build_cli *cli,

@@ -86,7 +86,7 @@ static int copy_to_stdout(int fd, struct kiln_error **err)
 }
 
 int kiln_cloud_output_fetch(struct kiln_cloud *c, const char *id,
-                            const struct kiln_build_request *req, const char *load_socket,
+                            const struct kiln_build_request *req, const char *load_host,
                             struct kiln_error **err)
 {
     const struct kiln_build_output *o = streamed(req);
@@ -108,7 +108,7 @@ int kiln_cloud_output_fetch(struct kiln_cloud *c, const char *id,
         else
             r = kiln_oci_archive_extract(fd, o->dest, "/", NULL, err);
     } else if (o->type == KILN_OUTPUT_DOCKER && !o->dest) {
-        r = kiln_docker_load_tar(load_socket, fd, err);
+        r = kiln_docker_load_tar(load_host, fd, err);
         if (r >= 0)
             for (size_t i = 0; i < req->tags.n; i++)
                 fprintf(stderr, "Loaded image: %s\n", req->tags.v[i]);

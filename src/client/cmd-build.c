@@ -16,6 +16,7 @@
 #include "cloud-build.h"
 #include "commands.h"
 #include "data-dir.h"
+#include "engine/docker-host.h"
 #include "registry/registry.h"
 
 #include "base/banned.h"
@@ -91,7 +92,8 @@ void kiln_cmd_build_help(void)
  * Settings from the environment: KILN_INSECURE_REGISTRIES (host[:port],
  * comma-separated, spoken to over plain HTTP besides localhost and
  * 127.0.0.0/8), KILN_CACHE_LIMIT (a size: the cache is collected down to it
- * after each build) and DOCKER_HOST (unix://PATH: the engine --load talks to).
+ * after each build) and DOCKER_HOST (unix://PATH or tcp://HOST:PORT: the engine
+ * --load talks to, docker-host.h).
  */
 static int settings(struct kiln_build_env *env, struct kiln_strv *insecure)
 {
@@ -102,8 +104,7 @@ static int settings(struct kiln_build_env *env, struct kiln_strv *insecure)
         fprintf(stderr, "kiln build: KILN_CACHE_LIMIT=%s: use a size such as 20GB\n", v);
         return -1;
     }
-    v = getenv("DOCKER_HOST");
-    env->docker_socket = v && strncmp(v, "unix://", 7) == 0 ? v + 7 : NULL;
+    env->docker_host = kiln_docker_host();
     return 0;
 }
 

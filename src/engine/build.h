@@ -88,7 +88,7 @@ struct kiln_build_env {
     const char *data_dir; /* the store: $KILN_DATA_DIR */
     struct kiln_progress *progress;
     const char *const *insecure; /* registries spoken to over plain HTTP (NULL-terminated) */
-    const char *docker_socket;   /* for --load; NULL: /var/run/docker.sock */
+    const char *docker_host;     /* for --load (docker-host.h); NULL: kiln_docker_host() */
     int cancel_fd; /* > 0: the build stops (KILN_E_CANCELLED) once it is readable; 0: never */
     uint64_t cache_limit; /* after the build, collect the cache down to this (0: keep all) */
 };

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "docker-host.h"
 #include "layers.h"
 #include "oci/digest.h"
 
@@ -28,12 +29,12 @@ static size_t answer_cb(char *data, size_t size, size_t n, void *userdata)
 }
 
 /* GET path on the engine: its JSON answer when it says 200, else NULL. */
-static json_t *get(CURL *c, const char *socket, const char *path)
+static json_t *get(CURL *c, const char *host, const char *path)
 {
     _cleanup_buf_ struct kiln_buf answer = KILN_BUF_INIT(ANSWER_MAX);
-    _cleanup_free_ char *url = kiln_xasprintf("http://localhost%s", path);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    _cleanup_free_ char *url = NULL;
+    if (kiln_docker_curl_target(c, host, path, &url, NULL) < 0)
+        return NULL;
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, answer_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -73,7 +74,7 @@ static void add_chains(json_t *image, struct kiln_strv *chains)
     }
 }
 
-void kiln_docker_engine_chains(const char *socket, const struct kiln_strv *names,
+void kiln_docker_engine_chains(const char *host, const struct kiln_strv *names,
                                struct kiln_strv *chains)
 {
     if (!names->n)
@@ -81,14 +82,14 @@ void kiln_docker_engine_chains(const char *socket, const struct kiln_strv *names
     CURL *c = curl_easy_init();
     if (!c)
         return;
-    json_t *info = get(c, socket, "/info");
+    json_t *info = get(c, host, "/info");
     for (size_t i = 0; info && !containerd_store(info) && i < names->n; i++) {
         /* a tag needs no escaping in the engine's path; anything else is not asked */
         const char *name = names->v[i];
         bool plain = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789._-/:@") == strlen(name);
         _cleanup_free_ char *path = plain ? kiln_xasprintf("/images/%s/json", name) : NULL;
-        json_t *image = path ? get(c, socket, path) : NULL;
+        json_t *image = path ? get(c, host, path) : NULL;
         add_chains(image, chains);
         json_decref(image);
     }

@@ -12,10 +12,10 @@
 
 /*
  * Adds to *chains the chain id of every layer prefix of the images the
- * engine at unix socket `socket` has under `names` (as tagged, e.g. the
+ * engine at `host` (docker-host.h) has under `names` (as tagged, e.g. the
  * build's -t names). Best effort: an engine that does not answer, an image
  * it lacks, or an engine whose images live in containerd's store (its load
  * reads every blob of the tar) add nothing.
  */
-void kiln_docker_engine_chains(const char *socket, const struct kiln_strv *names,
+void kiln_docker_engine_chains(const char *host, const struct kiln_strv *names,
                                struct kiln_strv *chains);

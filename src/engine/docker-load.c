@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * docker-load.c - --load: the docker tar handed to the local Docker engine
- * (POST /images/load on its unix socket).
+ * (POST /images/load at DOCKER_HOST: its unix socket or tcp address).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "docker-host.h"
 #include "export.h"
 #include "oci/layer.h"
 
@@ -26,12 +27,20 @@
 /* An engine that does not accept the connection by then is not running. */
 #define CONNECT_TIMEOUT_S 30L
 
-static int no_engine(const char *socket, struct kiln_error **err)
+static int no_engine(const char *host, struct kiln_error **err)
 {
     return kiln_error_set(err, KILN_E_NOTFOUND,
                           "--load: no Docker engine runs at '%s'; start one, or write the image "
                           "to a file: -o type=docker,dest=FILE",
-                          socket);
+                          host);
+}
+
+/* A unix socket that is not there needs no connection attempt to say so. */
+static bool absent(const char *host)
+{
+    const char *socket = kiln_docker_host_socket(host);
+    struct stat st;
+    return socket && (stat(socket, &st) < 0 || !S_ISSOCK(st.st_mode));
 }
 
 /* An unnamed file in tmp_dir holding the docker tar; the caller owns *ret_fd. */
@@ -97,7 +106,7 @@ static char *load_error(const struct kiln_buf *answer)
     return NULL;
 }
 
-static int post(const char *socket, int fd, struct kiln_error **err)
+static int post(const char *host, int fd, struct kiln_error **err)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -108,8 +117,12 @@ static int post(const char *socket, int fd, struct kiln_error **err)
     _cleanup_buf_ struct kiln_buf answer = KILN_BUF_INIT(ANSWER_MAX);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-tar");
     h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
-    curl_easy_setopt(c, CURLOPT_URL, "http://localhost/images/load");
+    _cleanup_free_ char *url = NULL;
+    if (kiln_docker_curl_target(c, host, "/images/load", &url, err) < 0) {
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        return KILN_E_INVALID;
+    }
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -124,8 +137,9 @@ static int post(const char *socket, int fd, struct kiln_error **err)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)
-        return no_engine(socket, err);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+        rc == CURLE_COULDNT_RESOLVE_HOST)
+        return no_engine(host, err);
     if (rc != CURLE_OK)
         return kiln_error_set(err, KILN_E_UPSTREAM, "--load: talking to the Docker engine: %s",
                               curl_easy_strerror(rc));
@@ -137,21 +151,17 @@ static int post(const char *socket, int fd, struct kiln_error **err)
     return 0;
 }
 
-int kiln_docker_load(const char *socket, struct kiln_store *s, const struct kiln_export_image *img,
+int kiln_docker_load(const char *host, struct kiln_store *s, const struct kiln_export_image *img,
                      const char *tmp_dir, struct kiln_error **err)
 {
-    struct stat st;
-    if (stat(socket, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return no_engine(socket, err);
+    if (absent(host))
+        return no_engine(host, err);
     _cleanup_close_ int fd = -1;
     int r = spool(tmp_dir, s, img, &fd, err);
-    return r < 0 ? r : post(socket, fd, err);
+    return r < 0 ? r : post(host, fd, err);
 }
 
-int kiln_docker_load_tar(const char *socket, int fd, struct kiln_error **err)
+int kiln_docker_load_tar(const char *host, int fd, struct kiln_error **err)
 {
-    struct stat st;
-    if (stat(socket, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return no_engine(socket, err);
-    return post(socket, fd, err);
+    return absent(host) ? no_engine(host, err) : post(host, fd, err);
 }

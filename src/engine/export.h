@@ -96,16 +96,17 @@ int kiln_export_tar(const char *root, const struct kiln_export_fs_opts *o, kiln_
 
 /*
  * --load: the docker tar written to a nameless file in tmp_dir, then posted
- * to the Docker engine at unix socket `socket` (POST /images/load), so the
- * engine never sees part of an image. KILN_E_NOTFOUND when nothing listens
- * there ("no Docker engine ..."; write the image to a file instead),
- * KILN_E_UPSTREAM with the engine's message when it refuses the image.
+ * to the Docker engine at `host` (docker-host.h: a unix socket or
+ * tcp://HOST:PORT; POST /images/load), so the engine never sees part of an
+ * image. KILN_E_NOTFOUND when nothing listens there ("no Docker engine
+ * ..."; write the image to a file instead), KILN_E_UPSTREAM with the
+ * engine's message when it refuses the image.
  */
-int kiln_docker_load(const char *socket, struct kiln_store *s, const struct kiln_export_image *img,
+int kiln_docker_load(const char *host, struct kiln_store *s, const struct kiln_export_image *img,
                      const char *tmp_dir, struct kiln_error **err);
 
 /* Posts the docker tar that fd holds (read from its start) to the engine; errors as above. */
-int kiln_docker_load_tar(const char *socket, int fd, struct kiln_error **err);
+int kiln_docker_load_tar(const char *host, int fd, struct kiln_error **err);
 
 /* ---- Shared by the image exporters (oci-layout.c, export-oci.c, export-docker.c) ---- */
 

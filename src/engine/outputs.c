@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "docker-engine.h"
+#include "docker-host.h"
 #include "export.h"
 #include "image-export.h"
 #include "mount.h"
@@ -171,20 +172,20 @@ static int dest_close(struct dest_file *f, const char *dest, int r, struct kiln_
 static int load(const struct kiln_outputs_ctx *o, struct kiln_export_image *ei,
                 struct kiln_error **err)
 {
-    const char *socket = o->env->docker_socket ? o->env->docker_socket : "/var/run/docker.sock";
+    const char *host = o->env->docker_host ? o->env->docker_host : kiln_docker_host();
     _cleanup_strv_ struct kiln_strv has = KILN_STRV_INIT;
     for (size_t i = 0; ei->engine_has && i < ei->engine_has->n; i++)
         kiln_strv_push(&has, ei->engine_has->v[i]);
-    kiln_docker_engine_chains(socket, ei->names, &has);
+    kiln_docker_engine_chains(host, ei->names, &has);
     ei->engine_has = &has;
-    int r = kiln_docker_load(socket, o->store, ei, o->tmp_dir, err);
+    int r = kiln_docker_load(host, o->store, ei, o->tmp_dir, err);
     if (r != KILN_E_UPSTREAM || !has.n)
         return r;
     kiln_error_free(err ? *err : NULL);
     if (err)
         *err = NULL;
     ei->engine_has = NULL;
-    return kiln_docker_load(socket, o->store, ei, o->tmp_dir, err);
+    return kiln_docker_load(host, o->store, ei, o->tmp_dir, err);
 }
 
 static int image_tar(const struct kiln_outputs_ctx *o, const struct kiln_build_output *out,
