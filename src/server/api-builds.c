@@ -219,8 +219,6 @@ static int context_of(json_t *j, const char *store_dir, char digest[KILN_OCI_DIG
     const char *named = json_string_value(json_object_get(j, "context_digest"));
     *ret_known = true;
     if (context) {
-        /* a new index: the COPY that follows reads the kept context; have the disk start now */
-        kilnd_context_prefetch(store_dir, json_string_value(json_object_get(j, "context_name")));
         int r = kilnd_context_check(context, err);
         return r < 0 ? r : kilnd_context_index_save(store_dir, context, digest, err);
     }
@@ -290,6 +288,10 @@ static void create(void *app_, struct kilnd_http_request *rq, struct kilnd_http_
         r = kilnd_queue_record(app->queue, b, &e);
         if (r >= 0)
             r = sync_state(app, b, &missing, &e);
+        /* new content: a COPY of the context will run and read the kept one; start the disk now
+         * (a context whose content the builder has, as a fresh clone's, is a cache hit) */
+        if (r >= 0 && json_array_size(missing))
+            kilnd_context_prefetch(b->store, json_string_value(json_object_get(j, "context_name")));
     }
     if (r < 0) {
         if (b)
