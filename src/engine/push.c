@@ -197,10 +197,19 @@ static int push_image(struct kiln_store *s, struct kiln_registry_client *c,
                       const char *reference, const struct kiln_push_opts *o,
                       struct kiln_error **err)
 {
+    const char *to = reference ? reference : img->digest;
     int r = push_blobs(s, img, ref, o, err);
-    return r < 0 ? r
-                 : put_manifest(s, c, ref, img->digest, img->media_type, img->size,
-                                reference ? reference : img->digest, o, err);
+    if (r >= 0)
+        r = put_manifest(s, c, ref, img->digest, img->media_type, img->size, to, o, err);
+    if (r == KILN_E_AUTH || r == KILN_E_DENIED || r >= 0)
+        return r;
+    /* A registry busy with other pushes of the same blobs may refuse a manifest whose blobs it
+     * just said it had ("manifest blob unknown"): check them again, and put it once more. */
+    kiln_error_free(err ? *err : NULL);
+    if (err)
+        *err = NULL;
+    r = push_blobs(s, img, ref, o, err);
+    return r < 0 ? r : put_manifest(s, c, ref, img->digest, img->media_type, img->size, to, o, err);
 }
 
 int kiln_image_push(struct kiln_store *s, const struct kiln_image *img, const char *name,
