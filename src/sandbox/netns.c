@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "helper-spawn.h"
 
 #include "base/banned.h"
 
@@ -76,32 +77,7 @@ static int spawn_slirp(const char *path, int exit_r, int ready_w, int logfd, pid
                                 path,
                                 "tap0",
                                 NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGHUP);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-    posix_spawn_file_actions_adddup2(&fa, exit_r, 3);
-    posix_spawn_file_actions_adddup2(&fa, ready_w, 4);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 5);
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawnp(ret_pid, SLIRP, &fa, &at, (char *const *)argv, environ);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return -r;
+    return kiln_sandbox_spawn(argv, (const int[]){logfd, logfd, exit_r, ready_w}, 4, ret_pid);
 }
 
 /* What slirp4netns wrote, its last line, for an error message. */

@@ -21,6 +21,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "guard.h"
+#include "helper-spawn.h"
 #include "sandbox-limits.h"
 
 #include "base/banned.h"
@@ -65,34 +66,10 @@ int kiln_sandbox_find_runtime(const char *name, char **ret_path, struct kiln_err
                           name, name);
 }
 
-/* Starts argv in a process group of its own, stdin from /dev/null, stdout and stderr to out and
- * errfd. */
+/* Starts argv in a process group of its own, stdout and stderr to outfd and errfd. */
 static int spawn(const char *const *argv, int outfd, int errfd, pid_t *ret_pid)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGCHLD);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawn(ret_pid, argv[0], &fa, &at, (char *const *)argv, environ);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return -r;
+    return kiln_sandbox_spawn(argv, (const int[]){outfd, errfd}, 2, ret_pid);
 }
 
 static int wait_pid(pid_t pid, int *ret_status)
