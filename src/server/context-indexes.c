@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/path.h"
+#include "context-slot.h"
 #include "oci/whiteout.h"
 
 #include "base/banned.h"
@@ -84,18 +84,10 @@ int kilnd_context_index_save(const char *store_dir, json_t *entries,
         return 0;
     _cleanup_free_ char *dir = dir_of(store_dir);
     _cleanup_free_ char *path = kilnd_context_index_path(store_dir, ret_digest);
-    _cleanup_free_ char *tmp = kiln_xasprintf("%s.%d.tmp", path, (int)getpid());
     if ((r = kiln_mkdir_p(dir, 0700, err)) < 0)
         return r;
-    FILE *f = fopen(tmp, "we");
-    bool ok = f && fwrite(text, 1, len, f) == len;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) < 0) {
-        r = kiln_error_set_errno(err, -errno, "cannot keep the context's index in '%s'", dir);
-        unlink(tmp);
-        return r;
-    }
+    if (!kilnd_context_write_file(path, text, len))
+        return kiln_error_set_errno(err, -errno, "cannot keep the context's index in '%s'", dir);
     evict(dir);
     return 0;
 }

@@ -119,13 +119,19 @@ int kilnd_context_slot_take(const char *store_dir, const char *hint,
     return 0;
 }
 
-/* Writes `text` to path through a temporary file; false when it could not. */
-static bool write_file(const char *path, const char *text)
+bool kilnd_context_write_file(const char *path, const char *text, size_t len)
 {
-    _cleanup_free_ char *tmp = kiln_xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0)
+    _cleanup_free_ char *tmp = kiln_xasprintf("%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = true;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t n = write(fd, text + off, len - off);
+        ok = n > 0 || (n < 0 && errno == EINTR);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (close(fd) != 0)
         ok = false;
     if (ok && rename(tmp, path) == 0)
         return true;
@@ -140,7 +146,7 @@ static bool keep_index(const char *path, const char *store_dir, const char *dige
     if (kept && link(kept, path) == 0)
         return true;
     _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
-    return text && write_file(path, text);
+    return text && kilnd_context_write_file(path, text, strlen(text));
 }
 
 /*
@@ -239,7 +245,8 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
     unlink(digest_path);
     unlink(path);
     /* a file not written only makes the next build start from an empty tree */
-    if (r >= 0 && keep_index(path, store_dir, digest, entries) && !write_file(digest_path, digest))
+    if (r >= 0 && keep_index(path, store_dir, digest, entries) &&
+        !kilnd_context_write_file(digest_path, digest, strlen(digest)))
         unlink(path);
     json_decref(entries);
     return r < 0 ? r : 0;

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 #include "store/store.h"
@@ -50,6 +51,13 @@ int kilnd_context_slot_sync(struct kilnd_context_slot *slot, struct kiln_store *
 char *kilnd_context_slot_find(const char *store_dir, const char *hint, const char *digest);
 void kilnd_context_slot_free(struct kilnd_context_slot *slot);
 KILN_DEFINE_CLEANUP(struct kilnd_context_slot, kilnd_context_slot_free)
+
+/*
+ * Writes len bytes of text to path through a temporary file of its own
+ * beside it (concurrent writers never share one), renamed into place: a
+ * reader sees the old file or the whole new one. False when it could not.
+ */
+bool kilnd_context_write_file(const char *path, const char *text, size_t len);
 
 /*
  * Removes every slot no build holds, and the kept indexes (prune --all: no
