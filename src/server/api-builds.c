@@ -378,23 +378,15 @@ static void upload_accept(void *app, struct kilnd_http_request *rq, struct kilnd
     kilnd_build_unref(b);
 }
 
-/* Of the digests `wanted`, those the store still lacks, as a new array in *ret. */
+/* Of the digests `wanted` (an upload's), those the store still lacks, as a new array in *ret. */
 static int still_missing(struct kiln_store *s, json_t *wanted, json_t **ret,
                          struct kiln_error **err)
 {
     size_t n = json_array_size(wanted);
     _cleanup_free_ const char **v = kiln_xcalloc(n + 1, sizeof(*v));
-    _cleanup_free_ bool *have = kiln_xcalloc(n + 1, sizeof(*have));
     for (size_t i = 0; i < n; i++)
         v[i] = json_string_value(json_array_get(wanted, i));
-    int r = n ? kiln_content_exist_many(s, v, n, have, err) : 0;
-    if (r < 0)
-        return r;
-    *ret = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (!have[i])
-            json_array_append(*ret, json_array_get(wanted, i));
-    return 0;
+    return kilnd_context_lacking(s, v, n, ret, err);
 }
 
 static void upload(void *app_, struct kilnd_http_request *rq, struct kilnd_http_response *rs)

@@ -179,6 +179,22 @@ int kilnd_context_check(json_t *entries, struct kiln_error **err)
     return check_tree(v, n, err);
 }
 
+int kilnd_context_lacking(struct kiln_store *s, const char *const *digests, size_t n,
+                          json_t **ret_missing, struct kiln_error **err)
+{
+    bool *have = kiln_xcalloc(n + 1, sizeof(*have));
+    int r = n ? kiln_content_exist_many(s, digests, n, have, err) : 0;
+    json_t *missing = r < 0 ? NULL : json_array();
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        if (!have[i])
+            json_array_append_new(missing, json_string(digests[i]));
+    free(have);
+    if (r < 0)
+        return r;
+    *ret_missing = missing;
+    return 0;
+}
+
 int kilnd_context_missing(struct kiln_store *s, json_t *entries, json_t **ret_missing,
                           struct kiln_error **err)
 {
@@ -192,19 +208,8 @@ int kilnd_context_missing(struct kiln_store *s, json_t *entries, json_t **ret_mi
         json_object_set_new(seen, d, json_true());
         digests[n++] = d;
     }
-    bool *have = kiln_xcalloc(n + 1, sizeof(*have));
-    int r = kiln_content_exist_many(s, digests, n, have, err);
-    json_t *missing = json_array();
-    for (i = 0; r >= 0 && i < n; i++)
-        if (!have[i])
-            json_array_append_new(missing, json_string(digests[i]));
-    free(have);
+    int r = kilnd_context_lacking(s, digests, n, ret_missing, err);
     free(digests);
     json_decref(seen);
-    if (r < 0) {
-        json_decref(missing);
-        return r;
-    }
-    *ret_missing = missing;
-    return 0;
+    return r;
 }

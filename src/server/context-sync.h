@@ -45,6 +45,12 @@ int kilnd_context_check(json_t *entries, struct kiln_error **err);
  */
 int kilnd_context_missing(struct kiln_store *s, json_t *entries, json_t **ret_missing,
                           struct kiln_error **err);
+/*
+ * Of n distinct digests (well formed: checked before), those the store
+ * lacks, in order, as a new array in *ret_missing (caller owns it).
+ */
+int kilnd_context_lacking(struct kiln_store *s, const char *const *digests, size_t n,
+                          json_t **ret_missing, struct kiln_error **err);
 
 /*
  * Reads a tar (gzip-compressed or not) from tar_fd and stores each regular
