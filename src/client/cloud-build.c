@@ -125,18 +125,26 @@ static json_t *secrets_json(const struct kiln_build_request *req)
     return a;
 }
 
-/* The sha256 of the index's compact JSON: the name the builder keeps it by. */
-static int index_digest(json_t *entries, char digest[KILN_OCI_DIGEST_MAX], struct kiln_error **err)
+/*
+ * POSTs `body` with the index text added as its "context": the index is
+ * written once, for its digest and for this request.
+ */
+static int post_with_index(struct run *run, const char *path, json_t *body, const char *index,
+                           json_t **ret, struct kiln_error **err)
 {
-    _cleanup_free_ char *text = json_dumps(entries, JSON_COMPACT);
-    if (!text)
-        return kiln_error_set(err, -ENOMEM, "cannot write the context's index");
-    return kiln_oci_digest_bytes(KILN_OCI_SHA256, text, strlen(text), digest, err);
+    _cleanup_free_ char *head = json_dumps(body, JSON_COMPACT);
+    size_t n = head ? strlen(head) : 0;
+    if (n < 2 || head[n - 1] != '}')
+        return kiln_error_set(err, -ENOMEM, "cannot write the build request");
+    head[n - 1] = '\0';
+    _cleanup_free_ char *text = kiln_xasprintf("%s,\"context\":%s}", head, index);
+    return kiln_cloud_json_text(run->c, "POST", path, text, strlen(text), ret, err);
 }
 
 /*
- * Creates the build, naming the context's index by digest first: a builder
- * that kept it from an earlier build needs nothing more; otherwise the index
+ * Creates the build, naming the context's index by digest first (the sha256
+ * of its compact JSON, the name the builder keeps it by): a builder that
+ * kept it from an earlier build needs nothing more; otherwise the index
  * itself goes in a second request.
  */
 static int create(struct run *run, struct kiln_build_request *req, json_t *context,
@@ -146,8 +154,10 @@ static int create(struct run *run, struct kiln_build_request *req, json_t *conte
         return kiln_error_set(err, KILN_E_INVALID,
                               "--ssh: a cloud builder cannot reach this machine's SSH agent; "
                               "use --secret, or build with the local driver (--builder default)");
+    _cleanup_free_ char *index = json_dumps(context, JSON_COMPACT);
     char digest[KILN_OCI_DIGEST_MAX];
-    int r = index_digest(context, digest, err);
+    int r = index ? kiln_oci_digest_bytes(KILN_OCI_SHA256, index, strlen(index), digest, err)
+                  : kiln_error_set(err, -ENOMEM, "cannot write the context's index");
     if (r < 0)
         return r;
     json_t *request = kiln_build_request_to_json(req);
@@ -164,8 +174,7 @@ static int create(struct run *run, struct kiln_build_request *req, json_t *conte
     if (r >= 0 && json_is_true(json_object_get(answer, "context_needed"))) {
         json_decref(answer);
         answer = NULL;
-        json_object_set(body, "context", context);
-        r = kiln_cloud_json(run->c, "POST", path, body, &answer, err);
+        r = post_with_index(run, path, body, index, &answer, err);
     }
     json_decref(body);
     if (r < 0)

@@ -251,6 +251,14 @@ static int perform_json(struct xfer *x, const char *const *extra, json_t **ret,
     return 0;
 }
 
+int kiln_cloud_json_text(struct kiln_cloud *c, const char *method, const char *path,
+                         const char *text, size_t len, json_t **ret, struct kiln_error **err)
+{
+    struct xfer x = {.c = c, .method = method, .path = path, .send = text, .send_len = len};
+    static const char *const json_type[] = {"Content-Type: application/json", NULL};
+    return perform_json(&x, text ? json_type : NULL, ret, err);
+}
+
 int kiln_cloud_json(struct kiln_cloud *c, const char *method, const char *path, json_t *body,
                     json_t **ret, struct kiln_error **err)
 {
@@ -258,13 +266,7 @@ int kiln_cloud_json(struct kiln_cloud *c, const char *method, const char *path, 
     if (body && !text)
         return kiln_error_set(err, KILN_E_INVALID, "the body of %s %s cannot be written as JSON",
                               method, path);
-    struct xfer x = {.c = c, .method = method, .path = path};
-    static const char *const json_type[] = {"Content-Type: application/json", NULL};
-    if (text) {
-        x.send = text;
-        x.send_len = strlen(text);
-    }
-    return perform_json(&x, text ? json_type : NULL, ret, err);
+    return kiln_cloud_json_text(c, method, path, text, text ? strlen(text) : 0, ret, err);
 }
 
 int kiln_cloud_upload(struct kiln_cloud *c, const char *path, const char *content_encoding,

@@ -93,6 +93,9 @@ const char *kiln_cloud_host(const struct kiln_cloud *c);
  */
 int kiln_cloud_json(struct kiln_cloud *c, const char *method, const char *path, json_t *body,
                     json_t **ret, struct kiln_error **err);
+/* The same with a body already written as JSON text (len bytes; NULL: no body). */
+int kiln_cloud_json_text(struct kiln_cloud *c, const char *method, const char *path,
+                         const char *text, size_t len, json_t **ret, struct kiln_error **err);
 
 /*
  * PUT `path` with a body streamed from `read` (chunked transfer encoding,
