@@ -29,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/strv.h"
+#include "sandbox-test.h"
 #include "sandbox/sandbox.h"
 
 #include "base/banned.h"
@@ -91,30 +92,10 @@ static bool container_left(const char *dir)
     return left;
 }
 
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    assert_true(in >= 0 && out >= 0);
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(in, chunk, sizeof(chunk))) > 0)
-        assert_int_equal(write(out, chunk, (size_t)n), n);
-    close(in);
-    close(out);
-}
-
 /* A rootfs of `busybox` alone: /bin/busybox, applet links, nothing else. */
 static void make_rootfs(const char *rootfs, const char *busybox)
 {
-    _cleanup_free_ char *bin = kiln_xasprintf("%s/bin", rootfs);
-    assert_int_equal(mkdir(bin, 0755), 0);
-    _cleanup_free_ char *bb = kiln_xasprintf("%s/busybox", bin);
-    copy_file(busybox, bb, 0755);
-    for (size_t i = 0; i < ELEMENTSOF(applets); i++) {
-        _cleanup_free_ char *link = kiln_xasprintf("%s/%s", bin, applets[i]);
-        assert_int_equal(symlink("busybox", link), 0);
-    }
+    busybox_rootfs(rootfs, busybox, applets, ELEMENTSOF(applets));
 }
 
 static const char *arm64_busybox(void)
