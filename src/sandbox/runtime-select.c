@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * runtime-select.c - the OCI runtime of this process: a choice as it is,
- * else crun when a trivial container runs with it, else runc; each answer
- * kept for the process (docs/internals/sandbox.md, "Runtime").
+ * else crun when a trivial container runs with it, else runc; on a hybrid
+ * cgroup host, a runtime that refuses it is tried with cgroup2 hidden; each
+ * answer kept for the process (docs/internals/sandbox.md, "Runtime").
  */
 #include "runtime-select.h"
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "helper-spawn.h"
 #include "runtime.h"
 
 #include "base/banned.h"
@@ -76,7 +78,8 @@ static int probe_write(int dirfd)
 }
 
 /* Runs the trivial container with `runtime`: 0 when it exits 0, else the reason in err. */
-static int probe(const char *runtime, const char *scratch, struct kiln_error **err)
+static int probe_once(const char *runtime, bool v1_view, const char *scratch,
+                      struct kiln_error **err)
 {
     _cleanup_free_ char *base = realpath(scratch, NULL); /* the runtime resolves paths itself */
     if (!base)
@@ -104,7 +107,7 @@ static int probe(const char *runtime, const char *scratch, struct kiln_error **e
                                             .pids_max = -1,
                                             .disk_reserve = -1};
         const struct kiln_sandbox_container c = {
-                .runtime = runtime, .id = id, .bundle = dir, .log = log};
+                .runtime = runtime, .id = id, .bundle = dir, .log = log, .v1_view = v1_view};
         int code = 0;
         r = kiln_sandbox_runtime_run(&c, &o, &code, err);
         if (r >= 0 && code != 0)
@@ -116,15 +119,38 @@ static int probe(const char *runtime, const char *scratch, struct kiln_error **e
     return r;
 }
 
+/*
+ * The trivial container with `runtime`, as it is and, when it refuses a
+ * hybrid host, again with cgroup2 hidden: 0 and *v1_view when one runs,
+ * else the first refusal in err.
+ */
+static int probe(const char *runtime, const char *scratch, bool *v1_view, struct kiln_error **err)
+{
+    struct kiln_error *plain = NULL;
+    int r = probe_once(runtime, false, scratch, &plain);
+    *v1_view = false;
+    if (r < 0 && r != KILN_E_TIMEOUT && kiln_sandbox_cgroups_hybrid() &&
+        probe_once(runtime, true, scratch, NULL) >= 0) {
+        *v1_view = true;
+        r = 0;
+    }
+    if (r < 0)
+        r = kiln_error_set(err, r, "%s", kiln_error_message(plain, r));
+    kiln_error_free(plain);
+    return r;
+}
+
 /* An explicit choice: found, and probed when the probe's binary is there. */
-static int chosen(const char *choice, const char *scratch, char **ret_path, struct kiln_error **err)
+static int chosen(const char *choice, const char *scratch, struct kiln_sandbox_runtime *ret,
+                  struct kiln_error **err)
 {
     _cleanup_free_ char *path = NULL;
     int r = kiln_sandbox_find_runtime(choice, &path, err);
     if (r < 0)
         return r;
     struct kiln_error *why = NULL;
-    if (access(KILN_SANDBOX_PROBE_BINARY, X_OK) == 0 && (r = probe(path, scratch, &why)) < 0) {
+    if (access(KILN_SANDBOX_PROBE_BINARY, X_OK) == 0 &&
+        (r = probe(path, scratch, &ret->v1_view, &why)) < 0) {
         r = kiln_error_set(err, r == KILN_E_TIMEOUT ? r : KILN_E_INVALID,
                            "OCI runtime '%s' cannot run a container on this host: %s; choose "
                            "another with --oci-runtime runc (or %s=runc)",
@@ -132,21 +158,22 @@ static int chosen(const char *choice, const char *scratch, char **ret_path, stru
         kiln_error_free(why);
         return r;
     }
-    *ret_path = TAKE_PTR(path);
+    ret->path = TAKE_PTR(path);
     return 0;
 }
 
-/* No choice: crun where it works, else runc; *ret_note says why crun was passed over. */
-static int preferred(const char *scratch, char **ret_path, char **ret_note, struct kiln_error **err)
+/* No choice: crun where it works, else runc; ret->note says why crun was passed over. */
+static int preferred(const char *scratch, struct kiln_sandbox_runtime *ret, struct kiln_error **err)
 {
     _cleanup_free_ char *crun = NULL;
     char *note = NULL;
     if (kiln_sandbox_find_runtime("crun", &crun, NULL) >= 0) {
         struct kiln_error *why = NULL;
-        int r = access(KILN_SANDBOX_PROBE_BINARY, X_OK) < 0 ? -ENOENT : probe(crun, scratch, &why);
+        int r = access(KILN_SANDBOX_PROBE_BINARY, X_OK) < 0
+                        ? -ENOENT
+                        : probe(crun, scratch, &ret->v1_view, &why);
         if (r >= 0) {
-            *ret_path = TAKE_PTR(crun);
-            *ret_note = NULL;
+            ret->path = TAKE_PTR(crun);
             return 0;
         }
         note = why ? kiln_xasprintf("crun does not work on this host, using runc: %s",
@@ -155,12 +182,12 @@ static int preferred(const char *scratch, char **ret_path, char **ret_note, stru
                                   " (busybox-static), which the probe runs, is missing");
         kiln_error_free(why);
     }
-    int r = kiln_sandbox_find_runtime("runc", ret_path, err);
+    int r = kiln_sandbox_find_runtime("runc", &ret->path, err);
     if (r < 0) {
         free(note);
         return r;
     }
-    *ret_note = note;
+    ret->note = note;
     return 0;
 }
 
@@ -169,7 +196,8 @@ struct answer {
     struct answer *next;
     char *choice;
     int r;
-    char *path, *note, *message; /* message: the error when r < 0 */
+    struct kiln_sandbox_runtime rt;
+    char *message; /* the error when r < 0 */
 };
 
 static pthread_mutex_t answers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -180,16 +208,19 @@ static struct answer *decide(const char *choice, const char *scratch)
     struct answer *a = kiln_xcalloc(1, sizeof(*a));
     a->choice = kiln_xstrdup(choice);
     struct kiln_error *e = NULL;
-    a->r = *choice ? chosen(choice, scratch, &a->path, &e)
-                   : preferred(scratch, &a->path, &a->note, &e);
+    a->r = *choice ? chosen(choice, scratch, &a->rt, &e) : preferred(scratch, &a->rt, &e);
+    if (a->r >= 0 && a->rt.v1_view && !a->rt.note)
+        a->rt.note = kiln_xasprintf("%s runs with " KILN_SANDBOX_CGROUP2_HYBRID
+                                    " hidden from it: it refuses cgroups mounted hybrid",
+                                    a->rt.path);
     if (a->r < 0)
         a->message = kiln_xstrdup(kiln_error_message(e, a->r));
     kiln_error_free(e);
     return a;
 }
 
-int kiln_sandbox_runtime_select(const char *choice, const char *scratch, char **ret_path,
-                                char **ret_note, struct kiln_error **err)
+int kiln_sandbox_runtime_select(const char *choice, const char *scratch,
+                                struct kiln_sandbox_runtime *ret, struct kiln_error **err)
 {
     if (!choice)
         choice = getenv(KILN_SANDBOX_RUNTIME_ENV);
@@ -207,8 +238,15 @@ int kiln_sandbox_runtime_select(const char *choice, const char *scratch, char **
     pthread_mutex_unlock(&answers_lock);
     if (a->r < 0)
         return kiln_error_set(err, a->r, "%s", a->message);
-    *ret_path = kiln_xstrdup(a->path);
-    if (ret_note)
-        *ret_note = a->note ? kiln_xstrdup(a->note) : NULL;
+    *ret = (struct kiln_sandbox_runtime){.path = kiln_xstrdup(a->rt.path),
+                                         .v1_view = a->rt.v1_view,
+                                         .note = a->rt.note ? kiln_xstrdup(a->rt.note) : NULL};
     return 0;
+}
+
+void kiln_sandbox_runtime_release(struct kiln_sandbox_runtime *rt)
+{
+    free(rt->path);
+    free(rt->note);
+    *rt = (struct kiln_sandbox_runtime){0};
 }

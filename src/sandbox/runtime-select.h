@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "base/error.h"
 
 /* The environment's choice, NAME (looked up in PATH) or PATH; `--oci-runtime` wins over it. */
@@ -14,6 +16,13 @@
 #define KILN_SANDBOX_PROBE_BINARY "/bin/busybox"
 /* A probe container that has not ended by then is killed and the runtime counts as unusable. */
 #define KILN_SANDBOX_PROBE_TIMEOUT_NS (10 * 1000000000LL)
+
+/* The runtime a run uses. */
+struct kiln_sandbox_runtime {
+    char *path;   /* its binary */
+    bool v1_view; /* it runs only with the hybrid cgroup2 mount hidden (crun 1.8 on hybrid hosts) */
+    char *note;   /* why crun was passed over, or that it runs with cgroup2 hidden; or NULL */
+};
 
 /*
  * The OCI runtime to use, decided once per process for each choice (the
@@ -24,10 +33,13 @@
  *     to choose instead when it cannot run one;
  *   - without a choice, crun when it is installed and runs the trivial
  *     container, else runc (KILN_E_NOTFOUND when runc is missing too).
- * The probe's bundle is made and removed in a directory of its own under
- * `scratch` (an existing directory). *ret_path is the runtime's binary;
- * *ret_note (when ret_note is not NULL) says why crun was passed over, or
- * is NULL. The caller frees both.
+ * A runtime that refuses a host whose cgroups are mounted hybrid is probed
+ * again with cgroup2 hidden from it (kiln_sandbox_spawn's v1 view); when
+ * that runs, every run of it gets the same view. The probe's bundle is made
+ * and removed in a directory of its own under `scratch` (an existing
+ * directory). Release *ret with kiln_sandbox_runtime_release().
  */
-int kiln_sandbox_runtime_select(const char *choice, const char *scratch, char **ret_path,
-                                char **ret_note, struct kiln_error **err);
+int kiln_sandbox_runtime_select(const char *choice, const char *scratch,
+                                struct kiln_sandbox_runtime *ret, struct kiln_error **err);
+
+void kiln_sandbox_runtime_release(struct kiln_sandbox_runtime *rt);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runtime.c - runc run, kill and delete (docs/internals/sandbox.md,
+ * runtime.c - the OCI runtime's run, kill and delete (docs/internals/sandbox.md,
  * "Running and killing").
  */
 #include "runtime.h"
@@ -66,10 +66,12 @@ int kiln_sandbox_find_runtime(const char *name, char **ret_path, struct kiln_err
                           name, name);
 }
 
-/* Starts argv in a process group of its own, stdout and stderr to outfd and errfd. */
-static int spawn(const char *const *argv, int outfd, int errfd, pid_t *ret_pid)
+/* Starts c's runtime with argv in a process group of its own, stdout and stderr to outfd and
+ * errfd, seeing the cgroups as c says. */
+static int spawn(const struct kiln_sandbox_container *c, const char *const *argv, int outfd,
+                 int errfd, pid_t *ret_pid)
 {
-    return kiln_sandbox_spawn(argv, (const int[]){outfd, errfd}, 2, ret_pid);
+    return kiln_sandbox_spawn(argv, (const int[]){outfd, errfd}, 2, c->v1_view, ret_pid);
 }
 
 static int wait_pid(pid_t pid, int *ret_status)
@@ -89,7 +91,7 @@ static void runtime_cmd(const struct kiln_sandbox_container *c, const char *cons
     _cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     pid_t pid;
     int status;
-    if (devnull >= 0 && spawn(argv, devnull, devnull, &pid) == 0)
+    if (devnull >= 0 && spawn(c, argv, devnull, devnull, &pid) == 0)
         (void)wait_pid(pid, &status);
 }
 
@@ -274,7 +276,7 @@ int kiln_sandbox_runtime_run(const struct kiln_sandbox_container *c,
     const char *argv[] = {c->runtime,   "--log",  c->log,     "--log-format", "json", "run",
                           "--pid-file", pid_file, "--bundle", c->bundle,      c->id,  NULL};
     struct watch w = {.c = c, .o = o, .pidfd = -1, .pipes = {out[0], errp[0]}};
-    int r = spawn(argv, out[1], errp[1], &w.pid);
+    int r = spawn(c, argv, out[1], errp[1], &w.pid);
     close(out[1]);
     close(errp[1]);
     if (r < 0) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runtime.h - the OCI runtime binary (runc) driven from outside: run a
+ * runtime.h - the OCI runtime binary (runc, crun) driven from outside: run a
  * bundle in the foreground, kill the container's whole tree, delete it.
  */
 #pragma once
@@ -19,6 +19,7 @@ struct kiln_sandbox_container {
     const char *id;      /* container id, unique on the host */
     const char *bundle;  /* directory holding config.json */
     const char *log;     /* the runtime's own log (JSON lines) */
+    bool v1_view;        /* runs with cgroup2 hidden (kiln_sandbox_spawn) */
 };
 
 /*

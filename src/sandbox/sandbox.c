@@ -94,8 +94,8 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
     if ((r = kiln_sandbox_limits_resolve(o, &limited, err)) < 0)
         return r;
     o = &limited;
-    _cleanup_free_ char *runtime = NULL;
-    r = kiln_sandbox_runtime_select(o->runtime, o->state_dir, &runtime, NULL, err);
+    _cleanup_(kiln_sandbox_runtime_release) struct kiln_sandbox_runtime runtime = {0};
+    r = kiln_sandbox_runtime_select(o->runtime, o->state_dir, &runtime, err);
     if (r < 0)
         return r;
     _cleanup_close_ int rootfd = open(o->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -129,8 +129,11 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         char id[64];
         container_id(id);
         _cleanup_free_ char *log = kiln_xasprintf("%s/runtime.log", o->state_dir);
-        const struct kiln_sandbox_container c = {
-                .runtime = runtime, .id = id, .bundle = o->state_dir, .log = log};
+        const struct kiln_sandbox_container c = {.runtime = runtime.path,
+                                                 .id = id,
+                                                 .bundle = o->state_dir,
+                                                 .log = log,
+                                                 .v1_view = runtime.v1_view};
         r = kiln_sandbox_runtime_run(&c, o, ret_exit_code, err);
     }
     kiln_sandbox_stubs_remove(rootfd, &stubs);

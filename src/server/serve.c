@@ -145,9 +145,9 @@ static int oci_runtime(const struct opts *o, struct kiln_error **err)
         return kiln_error_set_errno(err, -errno, "set %s", KILN_SANDBOX_RUNTIME_ENV);
     const char *chosen = getenv(KILN_SANDBOX_RUNTIME_ENV);
     _cleanup_free_ char *scratch = kiln_xasprintf("%s/tmp", o->data);
-    _cleanup_free_ char *path = NULL, *note = NULL;
+    _cleanup_(kiln_sandbox_runtime_release) struct kiln_sandbox_runtime rt = {0};
     struct kiln_error *why = NULL;
-    int r = kiln_sandbox_runtime_select(NULL, scratch, &path, &note, &why);
+    int r = kiln_sandbox_runtime_select(NULL, scratch, &rt, &why);
     if (r < 0 && chosen && *chosen)
         r = kiln_error_set(err, r, "%s", kiln_error_message(why, r));
     else if (r < 0)
@@ -157,9 +157,10 @@ static int oci_runtime(const struct opts *o, struct kiln_error **err)
     kiln_error_free(why);
     if (r < 0)
         return chosen && *chosen ? r : 0;
-    if (note)
-        fprintf(stderr, "level=debug msg=\"%s\"\n", note);
-    fprintf(stderr, "level=info msg=\"OCI runtime\" runtime=%s\n", path);
+    if (rt.note)
+        fprintf(stderr, "level=debug msg=\"%s\"\n", rt.note);
+    fprintf(stderr, "level=info msg=\"OCI runtime\" runtime=%s%s\n", rt.path,
+            rt.v1_view ? " cgroups=v1" : "");
     return 0;
 }
 

@@ -3,9 +3,9 @@
 # The OCI runtime of RUN steps, end to end on a busybox base image: the
 # default choice builds; --oci-runtime runc and KILN_OCI_RUNTIME=runc build;
 # a missing runtime fails the build naming it; --oci-runtime wins over the
-# environment; crun, when installed, either builds or (crun 1.8 on hybrid
-# cgroups) fails with crun's own message and what to choose instead, while
-# the default then falls back to runc. TAP output.
+# environment; crun, when installed, builds (crun 1.8 on hybrid cgroups with
+# cgroup2 hidden from it), with the step's pids limit and hostname as under
+# runc. TAP output.
 set -uo pipefail
 kiln=${1:?usage: run-runtime-e2e.sh KILN}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +24,9 @@ base=$reg/fixture/base:1
 ctx=$tmp/ctx
 mkdir -p "$ctx"
 # build ARGS...: a build whose RUN step always runs (--no-cache); its output in $tmp/out
+step="echo ran"
 build() {
-  printf 'FROM %s\nRUN echo ran\n' "$base" >"$ctx/Dockerfile"
+  printf 'FROM %s\nRUN %s\n' "$base" "$step" >"$ctx/Dockerfile"
   "$kiln" build --progress=plain --no-cache -o type=cacheonly "$@" "$ctx" >"$tmp/out" 2>&1
 }
 has() { grep -q -- "$1" "$tmp/out"; }
@@ -50,12 +51,14 @@ fi
 if ! command -v crun >/dev/null; then
   n=$((n + 1))
   echo "ok $n # SKIP crun is not installed (apt-get install crun to test it)"
-elif build --oci-runtime crun; then
-  ok "--oci-runtime crun: crun works on this host"
-elif has "OCI runtime 'crun' cannot run a container on this host" && has "choose another with --oci-runtime runc"; then
-  ok "--oci-runtime crun fails with crun's reason and what to do: $(grep -o "cannot run a container on this host: .*" "$tmp/out" | head -1 | cut -c1-160)"
-  if build; then ok "...while the default falls back to runc"; else not_ok "...while the default falls back to runc"; fi
 else
-  not_ok "--oci-runtime crun neither builds nor says why"
+  step='echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max) host=$(hostname)"'
+  if build --oci-runtime crun; then
+    ok "--oci-runtime crun builds on this host"
+  else
+    not_ok "--oci-runtime crun builds on this host: $(grep -m1 -i error "$tmp/out")"
+  fi
+  check "...with the step's pids limit and BuildKit's hostname" has "pids.max=4096 host=buildkitsandbox"
+  if build; then ok "...and the default choice builds too"; else not_ok "...and the default choice builds too"; fi
 fi
 tap_end

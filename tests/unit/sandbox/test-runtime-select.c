@@ -2,8 +2,9 @@
 /*
  * test-runtime-select.c - the OCI runtime choice: an explicit one probed
  * with a trivial container (runc; a runtime that refuses; one missing), the
- * environment's choice, the answer kept for the process, and without a
- * choice crun only where it runs (skipped when crun is not installed).
+ * environment's choice, the answer kept for the process, and crun, run
+ * with cgroup2 hidden on hybrid hosts, preferred without a choice (skipped
+ * when crun is not installed).
  * Skips when not root or runc / busybox is missing.
  */
 #include <setjmp.h>
@@ -19,18 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "sandbox/helper-spawn.h"
 #include "sandbox/runtime-select.h"
 #include "sandbox/runtime.h"
 
 #include "base/banned.h"
-
-#define TMPFS_MAGIC 0x01021994
 
 /* A runtime that refuses as a real one does (an error line in its --log), counting its runs. */
 static const char refusing_runtime[] = "#!/bin/sh\n"
@@ -114,31 +113,32 @@ static double now_s(void)
 static void test_runtime_select__runc_chosen_is_probed_once(void **state)
 {
     struct fixture *f = *state;
-    char *path = NULL, *note = NULL;
+    struct kiln_sandbox_runtime rt = {0};
     struct kiln_error *e = NULL;
     double t0 = now_s();
-    int r = kiln_sandbox_runtime_select("runc", f->dir, &path, &note, &e);
+    int r = kiln_sandbox_runtime_select("runc", f->dir, &rt, &e);
     double t1 = now_s();
     if (r < 0)
         fail_msg("runc chosen: %s", kiln_error_message(e, r));
-    if (!ends_with(path, "/runc"))
-        fail_msg("runc chosen gave '%s'", path);
-    assert_null(note);
-    free(path);
-    assert_int_equal(kiln_sandbox_runtime_select("runc", f->dir, &path, NULL, &e), 0);
+    if (!ends_with(rt.path, "/runc"))
+        fail_msg("runc chosen gave '%s'", rt.path);
+    assert_null(rt.note);
+    assert_false(rt.v1_view); /* runc runs on hybrid hosts as they are */
+    kiln_sandbox_runtime_release(&rt);
+    assert_int_equal(kiln_sandbox_runtime_select("runc", f->dir, &rt, &e), 0);
     double t2 = now_s();
     print_message("runc probe %.1f ms, kept answer %.3f ms\n", (t1 - t0) * 1e3, (t2 - t1) * 1e3);
     if (t2 - t1 > 0.005)
         fail_msg("a second selection took %.1f ms: the answer was not kept", (t2 - t1) * 1e3);
-    free(path);
+    kiln_sandbox_runtime_release(&rt);
 }
 
 static void test_runtime_select__missing_runtime_is_named(void **state)
 {
     struct fixture *f = *state;
-    char *path = NULL;
+    struct kiln_sandbox_runtime rt = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_sandbox_runtime_select("kiln-no-such-runtime", f->dir, &path, NULL, &e);
+    int r = kiln_sandbox_runtime_select("kiln-no-such-runtime", f->dir, &rt, &e);
     assert_int_equal(r, KILN_E_NOTFOUND);
     if (!strstr(e->message, "'kiln-no-such-runtime' not found") ||
         !strstr(e->message, "--oci-runtime"))
@@ -149,7 +149,7 @@ static void test_runtime_select__missing_runtime_is_named(void **state)
     int fd = open(plain, O_WRONLY | O_CREAT | O_CLOEXEC, 0644); /* not executable */
     assert_true(fd >= 0);
     close(fd);
-    r = kiln_sandbox_runtime_select(plain, f->dir, &path, NULL, &e);
+    r = kiln_sandbox_runtime_select(plain, f->dir, &rt, &e);
     assert_int_equal(r, KILN_E_NOTFOUND);
     kiln_error_free(e);
 }
@@ -185,9 +185,9 @@ static void test_runtime_select__refusing_runtime_fails_with_its_message(void **
 {
     struct fixture *f = *state;
     _cleanup_free_ char *rt = refusing(f);
-    char *path = NULL;
+    struct kiln_sandbox_runtime sel = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_sandbox_runtime_select(rt, f->dir, &path, NULL, &e);
+    int r = kiln_sandbox_runtime_select(rt, f->dir, &sel, &e);
     assert_int_equal(r, KILN_E_INVALID);
     if (!strstr(e->message, "cannot run a container on this host") ||
         !strstr(e->message, "no cgroups here") || !strstr(e->message, "--oci-runtime runc"))
@@ -196,7 +196,7 @@ static void test_runtime_select__refusing_runtime_fails_with_its_message(void **
     kiln_error_free(e);
     e = NULL;
     /* the answer is kept: the runtime is not run again, the error is the same */
-    assert_int_equal(kiln_sandbox_runtime_select(rt, f->dir, &path, NULL, &e), KILN_E_INVALID);
+    assert_int_equal(kiln_sandbox_runtime_select(rt, f->dir, &sel, &e), KILN_E_INVALID);
     assert_non_null(strstr(e->message, "no cgroups here"));
     kiln_error_free(e);
     if (runs_of(f) != runs)
@@ -210,62 +210,50 @@ static void test_runtime_select__environment_chooses_and_flag_wins(void **state)
     _cleanup_free_ char *runc = NULL;
     assert_int_equal(kiln_sandbox_find_runtime("runc", &runc, NULL), 0);
     setenv(KILN_SANDBOX_RUNTIME_ENV, runc, 1);
-    char *path = NULL;
+    struct kiln_sandbox_runtime rt = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_sandbox_runtime_select(NULL, f->dir, &path, NULL, &e);
+    int r = kiln_sandbox_runtime_select(NULL, f->dir, &rt, &e);
     if (r < 0)
         fail_msg("%s=%s: %s", KILN_SANDBOX_RUNTIME_ENV, runc, kiln_error_message(e, r));
-    assert_string_equal(path, runc);
-    free(path);
+    assert_string_equal(rt.path, runc);
+    kiln_sandbox_runtime_release(&rt);
     setenv(KILN_SANDBOX_RUNTIME_ENV, "kiln-no-such-runtime", 1);
-    r = kiln_sandbox_runtime_select("runc", f->dir, &path, NULL, &e);
+    r = kiln_sandbox_runtime_select("runc", f->dir, &rt, &e);
     assert_int_equal(r, 0); /* the explicit choice wins over the environment */
-    free(path);
-    r = kiln_sandbox_runtime_select(NULL, f->dir, &path, NULL, &e);
+    kiln_sandbox_runtime_release(&rt);
+    r = kiln_sandbox_runtime_select(NULL, f->dir, &rt, &e);
     assert_int_equal(r, KILN_E_NOTFOUND);
     kiln_error_free(e);
 }
 
-/* crun 1.8 refuses cgroups mounted hybrid: a tmpfs at /sys/fs/cgroup with v2 at unified/. */
-static bool cgroups_hybrid(void)
-{
-    struct statfs fs;
-    struct stat st;
-    return statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
-           stat("/sys/fs/cgroup/unified", &st) == 0;
-}
-
-static void test_runtime_select__crun_only_where_it_runs(void **state)
+/*
+ * crun 1.8 refuses cgroups mounted hybrid (a tmpfs at /sys/fs/cgroup, v2 at
+ * unified/): there it runs with cgroup2 hidden, and is preferred all the same.
+ */
+static void test_runtime_select__crun_runs_with_cgroup2_hidden_on_hybrid_hosts(void **state)
 {
     struct fixture *f = *state;
     if (!have("crun")) {
         print_message("skipped: crun is not installed (apt-get install crun)\n");
         skip();
     }
-    char *chosen = NULL, *path = NULL, *note = NULL;
+    struct kiln_sandbox_runtime chosen = {0}, none = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_sandbox_runtime_select("crun", f->dir, &chosen, NULL, &e);
-    assert_int_equal(kiln_sandbox_runtime_select(NULL, f->dir, &path, &note, NULL), 0);
-    print_message("crun chosen: %s; no choice: %s (%s)\n", r < 0 ? e->message : "works", path,
-                  note ? note : "no note");
-    if (cgroups_hybrid() && r >= 0)
-        fail_msg("crun ran a container on hybrid cgroups: is it newer than 1.8?");
-    if (r >= 0) {
-        assert_true(ends_with(path, "/crun"));
-        assert_null(note);
-    } else {
-        assert_int_equal(r, KILN_E_INVALID);
-        if (!strstr(e->message, "--oci-runtime runc") ||
-            (cgroups_hybrid() && !strstr(e->message, "hybrid")))
-            fail_msg("crun chosen: '%s' does not say what to do", e->message);
-        assert_true(ends_with(path, "/runc"));
-        if (!note || !strstr(note, "crun does not work on this host, using runc"))
-            fail_msg("no choice: the fallback note is '%s'", note ? note : "(none)");
-    }
-    free(chosen);
-    free(path);
-    free(note);
-    kiln_error_free(e);
+    int r = kiln_sandbox_runtime_select("crun", f->dir, &chosen, &e);
+    if (r < 0)
+        fail_msg("crun chosen: %s", kiln_error_message(e, r));
+    assert_int_equal(kiln_sandbox_runtime_select(NULL, f->dir, &none, NULL), 0);
+    print_message("crun chosen: v1 view %d (%s); no choice: %s\n", chosen.v1_view,
+                  chosen.note ? chosen.note : "no note", none.path);
+    assert_true(ends_with(chosen.path, "/crun"));
+    assert_true(ends_with(none.path, "/crun"));
+    assert_int_equal(none.v1_view, chosen.v1_view);
+    /* crun 1.8 needs the view exactly where cgroups are hybrid */
+    assert_int_equal(chosen.v1_view, kiln_sandbox_cgroups_hybrid());
+    if (chosen.v1_view && (!chosen.note || !strstr(chosen.note, "hidden")))
+        fail_msg("crun with cgroup2 hidden: the note is '%s'", chosen.note ? chosen.note : "");
+    kiln_sandbox_runtime_release(&chosen);
+    kiln_sandbox_runtime_release(&none);
 }
 
 int main(void)
@@ -276,7 +264,7 @@ int main(void)
             T(missing_runtime_is_named),
             T(refusing_runtime_fails_with_its_message),
             T(environment_chooses_and_flag_wins),
-            T(crun_only_where_it_runs),
+            T(crun_runs_with_cgroup2_hidden_on_hybrid_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
