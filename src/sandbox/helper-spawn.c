@@ -35,7 +35,7 @@ struct child {
     const char *const *argv;
     const int *fds;
     size_t n_fds;
-    bool v1_view;
+    enum kiln_sandbox_view view;
     int error; /* set by the child when it cannot exec (vfork: our memory) */
 };
 
@@ -73,11 +73,15 @@ static int place_fds(const struct child *c)
     return close_range((unsigned)c->n_fds + 1, ~0U, 0);
 }
 
-static int cgroup_v1_view(void)
+/* A mount namespace for the runtime `binary`; a binary that cannot be bound is copied by the
+ * runtime itself, as without the namespace. */
+static int runtime_view(const char *binary, enum kiln_sandbox_view view)
 {
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return -1;
-    return umount2(KILN_SANDBOX_CGROUP2_HYBRID, MNT_DETACH);
+    if (binary[0] == '/' && mount(binary, binary, NULL, MS_BIND, NULL) == 0)
+        (void)mount(NULL, binary, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+    return view == KILN_SANDBOX_VIEW_V1 ? umount2(KILN_SANDBOX_CGROUP2_HYBRID, MNT_DETACH) : 0;
 }
 
 /* The child: it shares our memory and stack until exec, so it makes system calls and nothing
@@ -85,7 +89,8 @@ static int cgroup_v1_view(void)
 static _Noreturn void child_main(struct child *c)
 {
     default_signals();
-    if (setpgid(0, 0) == 0 && place_fds(c) == 0 && (!c->v1_view || cgroup_v1_view() == 0)) {
+    if (setpgid(0, 0) == 0 && place_fds(c) == 0 &&
+        (c->view == KILN_SANDBOX_VIEW_HOST || runtime_view(c->argv[0], c->view) == 0)) {
         sigset_t none;
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -95,10 +100,10 @@ static _Noreturn void child_main(struct child *c)
     _exit(127);
 }
 
-int kiln_sandbox_spawn(const char *const *argv, const int *fds, size_t n_fds, bool v1_view,
-                       pid_t *ret_pid)
+int kiln_sandbox_spawn(const char *const *argv, const int *fds, size_t n_fds,
+                       enum kiln_sandbox_view view, pid_t *ret_pid)
 {
-    struct child c = {.argv = argv, .fds = fds, .n_fds = n_fds, .v1_view = v1_view};
+    struct child c = {.argv = argv, .fds = fds, .n_fds = n_fds, .view = view};
     /* no handler of ours may run in the child while it shares our memory */
     sigset_t all, old;
     sigfillset(&all);

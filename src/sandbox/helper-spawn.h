@@ -2,8 +2,9 @@
 /*
  * helper-spawn.h - a helper process of the sandbox (the OCI runtime, slirp4netns)
  * started the same way: its own process group, default signals, stdin from
- * /dev/null, chosen fds and nothing else; on request in a mount namespace
- * of its own that shows the cgroup v1 hierarchies only.
+ * /dev/null, chosen fds and nothing else; the runtime in a mount namespace
+ * of its own, its binary read-only there and, where it needs it, only the
+ * cgroup v1 hierarchies shown.
  */
 #pragma once
 
@@ -20,14 +21,24 @@
  */
 bool kiln_sandbox_cgroups_hybrid(void);
 
+/* How a helper sees the mounts (kiln_sandbox_spawn). */
+enum kiln_sandbox_view {
+    KILN_SANDBOX_VIEW_HOST,    /* as this process does */
+    KILN_SANDBOX_VIEW_RUNTIME, /* a mount namespace of its own, its binary read-only */
+    KILN_SANDBOX_VIEW_V1,      /* as RUNTIME, and the hybrid cgroup2 mount detached */
+};
+
 /*
  * Starts argv (argv[0] looked up in PATH when it holds no '/'); fds[i]
  * becomes the child's fd i + 1 (stdout, stderr, then 3, 4, ...), every
- * other fd is closed. With `v1_view` the child runs in a new mount
- * namespace (its mounts slaves of this one's) from which the hybrid
- * cgroup2 mount is detached, so that it sees a plain v1 host: crun 1.8
- * refuses hybrid hosts and runs on v1 ones. Returns 0 and *ret_pid, or
+ * other fd is closed. With KILN_SANDBOX_VIEW_RUNTIME the child runs in a
+ * new mount namespace (its mounts slaves of this one's) where argv[0], a
+ * path, is bound read-only over itself: an OCI runtime on a read-only mount
+ * needs no sealed copy of itself against a container overwriting it
+ * (CVE-2019-5736), and makes none. KILN_SANDBOX_VIEW_V1 also detaches the
+ * hybrid cgroup2 mount there, so that the child sees a plain v1 host: crun
+ * 1.8 refuses hybrid hosts and runs on v1 ones. Returns 0 and *ret_pid, or
  * -errno (what the child's setup or exec failed with).
  */
-int kiln_sandbox_spawn(const char *const *argv, const int *fds, size_t n_fds, bool v1_view,
-                       pid_t *ret_pid);
+int kiln_sandbox_spawn(const char *const *argv, const int *fds, size_t n_fds,
+                       enum kiln_sandbox_view view, pid_t *ret_pid);

@@ -77,8 +77,8 @@ static int spawn_slirp(const char *path, int exit_r, int ready_w, int logfd, pid
                                 path,
                                 "tap0",
                                 NULL};
-    return kiln_sandbox_spawn(argv, (const int[]){logfd, logfd, exit_r, ready_w}, 4, false,
-                              ret_pid);
+    return kiln_sandbox_spawn(argv, (const int[]){logfd, logfd, exit_r, ready_w}, 4,
+                              KILN_SANDBOX_VIEW_HOST, ret_pid);
 }
 
 /* What slirp4netns wrote, its last line, for an error message. */

@@ -67,11 +67,13 @@ int kiln_sandbox_find_runtime(const char *name, char **ret_path, struct kiln_err
 }
 
 /* Starts c's runtime with argv in a process group of its own, stdout and stderr to outfd and
- * errfd, seeing the cgroups as c says. */
+ * errfd, in a mount namespace of its own (kiln_sandbox_spawn). */
 static int spawn(const struct kiln_sandbox_container *c, const char *const *argv, int outfd,
                  int errfd, pid_t *ret_pid)
 {
-    return kiln_sandbox_spawn(argv, (const int[]){outfd, errfd}, 2, c->v1_view, ret_pid);
+    return kiln_sandbox_spawn(argv, (const int[]){outfd, errfd}, 2,
+                              c->v1_view ? KILN_SANDBOX_VIEW_V1 : KILN_SANDBOX_VIEW_RUNTIME,
+                              ret_pid);
 }
 
 static int wait_pid(pid_t pid, int *ret_status)
