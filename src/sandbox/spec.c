@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "seccomp-bpf.h"
 #include "seccomp.h"
 
 #include "base/banned.h"
@@ -129,12 +130,19 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */
         json_object_set_new(json_object_get(lx, "resources"), "pids",
                             json_pack("{s:I}", "limit", (json_int_t)o->pids_max));
+    json_t *annotations = json_object();
     json_t *filter = kiln_sandbox_seccomp(); /* NULL: KILN_RUN_SECCOMP=unconfined */
-    if (filter)
+    if (filter) {
         json_object_set_new(lx, "seccomp", filter);
+        const char *program = kiln_sandbox_seccomp_bpf(); /* crun's, compiled once */
+        if (program)
+            json_object_set_new(annotations, KILN_SANDBOX_SECCOMP_BPF_ANNOTATION,
+                                json_string(program));
+    }
     json_t *list = mount_list(hosts, resolv);
     extra_mounts(list, o);
-    return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o}", "ociVersion", "1.0.2", "root",
+    return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o, s:o}", "ociVersion", "1.0.2", "root",
                      "path", o->rootfs, "readonly", 0, "process", process, "hostname",
-                     o->hostname ? o->hostname : "buildkitsandbox", "mounts", list, "linux", lx);
+                     o->hostname ? o->hostname : "buildkitsandbox", "mounts", list, "linux", lx,
+                     "annotations", annotations);
 }

@@ -29,7 +29,9 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "sandbox-test.h"
+#include "sandbox/runtime-select.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp-bpf.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/spec.h"
 
@@ -396,6 +398,7 @@ struct fixture {
     struct kiln_buf out[2];
     bool runnable;
     char why[128];
+    const char *runtime; /* NULL: the default choice */
 };
 
 /* Runs argv on the host; 0 when it exited 0. */
@@ -499,6 +502,7 @@ static int run_in(struct fixture *f, const char *rootfs, const char *const *argv
                                   .cwd = "/",
                                   .network = KILN_SANDBOX_NET_NONE,
                                   .state_dir = state,
+                                  .runtime = f->runtime,
                                   .cancel_fd = -1,
                                   .output = collect,
                                   .output_userdata = f};
@@ -524,11 +528,9 @@ static int probe_result(struct fixture *f, const char *name)
     return -1;
 }
 
-static void test_seccomp__refuses_in_runc(void **state)
+/* The probe's every verdict under f->runtime. */
+static void refuses_in(struct fixture *f)
 {
-    struct fixture *f = *state;
-    if (!f->runnable)
-        LEAVE_OUT("%s", f->why);
     assert_int_equal(run_in(f, f->rootfs, (const char *const[]){"/bin/probe", NULL}), 0);
     assert_int_equal(probe_result(f, "seccomp_mode"), 2);
     for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
@@ -550,6 +552,31 @@ static void test_seccomp__refuses_in_runc(void **state)
         if (got != 0)
             fail_msg("%s failed under the filter: errno %d (%s)", works[i], got, strerror(got));
     }
+}
+
+/* runc compiles linux.seccomp itself */
+static void test_seccomp__refuses_in_runc(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->runnable)
+        LEAVE_OUT("%s", f->why);
+    f->runtime = "runc";
+    refuses_in(f);
+}
+
+/* crun loads kiln's own compilation of it (seccomp-bpf.h) */
+static void test_seccomp__refuses_in_crun(void **state)
+{
+    struct fixture *f = *state;
+    if (!f->runnable)
+        LEAVE_OUT("%s", f->why);
+    struct kiln_sandbox_runtime rt = {0};
+    if (kiln_sandbox_runtime_select("crun", f->dir, &rt, NULL) < 0)
+        LEAVE_OUT("crun is missing or cannot run here");
+    kiln_sandbox_runtime_release(&rt);
+    assert_non_null(kiln_sandbox_seccomp_bpf());
+    f->runtime = "crun";
+    refuses_in(f);
 }
 
 static void test_seccomp__shell_work_and_busybox_unshare(void **state)
@@ -703,6 +730,7 @@ int main(void)
             T(made_for_the_spec_capabilities),
             T(unconfined_for_the_operator),
             R(refuses_in_runc),
+            R(refuses_in_crun),
             R(shell_work_and_busybox_unshare),
             R(unconfined_runs_without_it),
             R(host_toolchain_works),
