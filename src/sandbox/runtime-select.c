@@ -191,10 +191,11 @@ static int preferred(const char *scratch, struct kiln_sandbox_runtime *ret, stru
     return 0;
 }
 
-/* One answer per choice ("" for none), kept for the process. */
+/* One answer per choice ("" for none), or per decision handed down; kept for the process. */
 struct answer {
     struct answer *next;
-    char *choice;
+    char *key;  /* the choice, or the decision handed down */
+    bool known; /* key is $KILN_OCI_RUNTIME_KNOWN's */
     int r;
     struct kiln_sandbox_runtime rt;
     char *message; /* the error when r < 0 */
@@ -203,10 +204,26 @@ struct answer {
 static pthread_mutex_t answers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct answer *answers;
 
-static struct answer *decide(const char *choice, const char *scratch)
+/* A decision handed down ("host PATH", "v1 PATH"), when it is a usable one. */
+static bool parse_known(const char *v, struct kiln_sandbox_runtime *ret)
+{
+    bool v1 = strncmp(v, "v1 ", 3) == 0;
+    if (!v1 && strncmp(v, "host ", 5) != 0)
+        return false;
+    const char *path = v + (v1 ? 3 : 5);
+    if (path[0] != '/' || access(path, X_OK) < 0)
+        return false;
+    *ret = (struct kiln_sandbox_runtime){.path = kiln_xstrdup(path), .v1_view = v1};
+    return true;
+}
+
+static struct answer *decide(const char *choice, const char *known, const char *scratch)
 {
     struct answer *a = kiln_xcalloc(1, sizeof(*a));
-    a->choice = kiln_xstrdup(choice);
+    a->key = kiln_xstrdup(known ? known : choice);
+    a->known = known != NULL;
+    if (known && parse_known(known, &a->rt))
+        return a;
     struct kiln_error *e = NULL;
     a->r = *choice ? chosen(choice, scratch, &a->rt, &e) : preferred(scratch, &a->rt, &e);
     if (a->r >= 0 && a->rt.v1_view && !a->rt.note)
@@ -222,16 +239,20 @@ static struct answer *decide(const char *choice, const char *scratch)
 int kiln_sandbox_runtime_select(const char *choice, const char *scratch,
                                 struct kiln_sandbox_runtime *ret, struct kiln_error **err)
 {
+    const char *known = choice ? NULL : getenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV);
+    if (known && !*known)
+        known = NULL;
     if (!choice)
         choice = getenv(KILN_SANDBOX_RUNTIME_ENV);
     if (!choice)
         choice = "";
+    const char *key = known ? known : choice;
     pthread_mutex_lock(&answers_lock);
     struct answer *a = answers;
-    while (a && strcmp(a->choice, choice) != 0)
+    while (a && (a->known != (known != NULL) || strcmp(a->key, key) != 0))
         a = a->next;
     if (!a) {
-        a = decide(choice, scratch);
+        a = decide(choice, known, scratch);
         a->next = answers;
         answers = a;
     }
@@ -242,6 +263,12 @@ int kiln_sandbox_runtime_select(const char *choice, const char *scratch,
                                          .v1_view = a->rt.v1_view,
                                          .note = a->rt.note ? kiln_xstrdup(a->rt.note) : NULL};
     return 0;
+}
+
+int kiln_sandbox_runtime_export(const struct kiln_sandbox_runtime *rt)
+{
+    _cleanup_free_ char *v = kiln_xasprintf("%s %s", rt->v1_view ? "v1" : "host", rt->path);
+    return setenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV, v, 1) < 0 ? -errno : 0;
 }
 
 void kiln_sandbox_runtime_release(struct kiln_sandbox_runtime *rt)

@@ -12,6 +12,9 @@
 
 /* The environment's choice, NAME (looked up in PATH) or PATH; `--oci-runtime` wins over it. */
 #define KILN_SANDBOX_RUNTIME_ENV "KILN_OCI_RUNTIME"
+/* A decision already made, handed by kilnd to its build workers: "host PATH" or "v1 PATH"
+ * (kiln_sandbox_runtime_export). */
+#define KILN_SANDBOX_RUNTIME_KNOWN_ENV "KILN_OCI_RUNTIME_KNOWN"
 /* The static binary the probe's container runs (busybox-static). */
 #define KILN_SANDBOX_PROBE_BINARY "/bin/busybox"
 /* A probe container that has not ended by then is killed and the runtime counts as unusable. */
@@ -35,7 +38,9 @@ struct kiln_sandbox_runtime {
  *     container, else runc (KILN_E_NOTFOUND when runc is missing too).
  * A runtime that refuses a host whose cgroups are mounted hybrid is probed
  * again with cgroup2 hidden from it (kiln_sandbox_spawn's v1 view); when
- * that runs, every run of it gets the same view. The probe's bundle is made
+ * that runs, every run of it gets the same view. Without an explicit
+ * `choice`, a decision in $KILN_OCI_RUNTIME_KNOWN (an executable path) is
+ * taken as it is, unprobed. The probe's bundle is made
  * and removed in a directory of its own under `scratch` (an existing
  * directory). Release *ret with kiln_sandbox_runtime_release().
  */
@@ -43,3 +48,10 @@ int kiln_sandbox_runtime_select(const char *choice, const char *scratch,
                                 struct kiln_sandbox_runtime *ret, struct kiln_error **err);
 
 void kiln_sandbox_runtime_release(struct kiln_sandbox_runtime *rt);
+
+/*
+ * Puts rt into $KILN_OCI_RUNTIME_KNOWN, for the processes this one starts:
+ * their selection without an explicit choice takes it as probed, so a
+ * kilnd worker does not probe again at each build. -errno when setenv fails.
+ */
+int kiln_sandbox_runtime_export(const struct kiln_sandbox_runtime *rt);

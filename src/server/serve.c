@@ -137,12 +137,15 @@ static int make_dirs(const char *data, struct kiln_error **err)
  * The OCI runtime of the builds, decided now: a chosen one (--oci-runtime,
  * else $KILN_OCI_RUNTIME) that cannot run a container stops kilnd from
  * starting; without a choice a missing runtime is a warning. Workers inherit
- * the choice through $KILN_OCI_RUNTIME, so a request never sets it.
+ * the choice through $KILN_OCI_RUNTIME and the decision through
+ * $KILN_OCI_RUNTIME_KNOWN (so they do not probe again), and a request never
+ * sets it.
  */
 static int oci_runtime(const struct opts *o, struct kiln_error **err)
 {
     if (o->oci_runtime && setenv(KILN_SANDBOX_RUNTIME_ENV, o->oci_runtime, 1) < 0)
         return kiln_error_set_errno(err, -errno, "set %s", KILN_SANDBOX_RUNTIME_ENV);
+    unsetenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV); /* decided here, by a probe */
     const char *chosen = getenv(KILN_SANDBOX_RUNTIME_ENV);
     _cleanup_free_ char *scratch = kiln_xasprintf("%s/tmp", o->data);
     _cleanup_(kiln_sandbox_runtime_release) struct kiln_sandbox_runtime rt = {0};
@@ -157,6 +160,8 @@ static int oci_runtime(const struct opts *o, struct kiln_error **err)
     kiln_error_free(why);
     if (r < 0)
         return chosen && *chosen ? r : 0;
+    if ((r = kiln_sandbox_runtime_export(&rt)) < 0) /* the workers take it unprobed */
+        return kiln_error_set_errno(err, r, "set %s", KILN_SANDBOX_RUNTIME_KNOWN_ENV);
     if (rt.note)
         fprintf(stderr, "level=debug msg=\"%s\"\n", rt.note);
     fprintf(stderr, "level=info msg=\"OCI runtime\" runtime=%s%s\n", rt.path,

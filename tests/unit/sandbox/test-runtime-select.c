@@ -226,6 +226,40 @@ static void test_runtime_select__environment_chooses_and_flag_wins(void **state)
     kiln_error_free(e);
 }
 
+/* kilnd's decision reaches its workers: taken without a probe; an explicit choice is probed. */
+static void test_runtime_select__known_decision_is_taken_unprobed(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_free_ char *rt = refusing(f);
+    _cleanup_free_ char *known = kiln_xasprintf("v1 %s", rt);
+    setenv(KILN_SANDBOX_RUNTIME_ENV, rt, 1);
+    setenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV, known, 1);
+    struct kiln_sandbox_runtime sel = {0};
+    struct kiln_error *e = NULL;
+    int r = kiln_sandbox_runtime_select(NULL, f->dir, &sel, &e);
+    if (r < 0)
+        fail_msg("%s='%s': %s", KILN_SANDBOX_RUNTIME_KNOWN_ENV, known, kiln_error_message(e, r));
+    assert_string_equal(sel.path, rt);
+    assert_true(sel.v1_view);
+    kiln_sandbox_runtime_release(&sel);
+    assert_int_equal(runs_of(f), 0); /* not probed */
+    /* the same runtime chosen explicitly is probed, and refuses */
+    assert_int_equal(kiln_sandbox_runtime_select(rt, f->dir, &sel, &e), KILN_E_INVALID);
+    kiln_error_free(e);
+    e = NULL;
+    assert_int_equal(runs_of(f) > 0, true);
+    /* a malformed decision is ignored: the environment's choice is probed as ever */
+    setenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV, "bogus", 1);
+    assert_int_equal(kiln_sandbox_runtime_select(NULL, f->dir, &sel, &e), KILN_E_INVALID);
+    kiln_error_free(e);
+    unsetenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV);
+    /* export writes what select takes back */
+    struct kiln_sandbox_runtime out = {.path = (char *)"/usr/bin/x", .v1_view = false};
+    assert_int_equal(kiln_sandbox_runtime_export(&out), 0);
+    assert_string_equal(getenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV), "host /usr/bin/x");
+    unsetenv(KILN_SANDBOX_RUNTIME_KNOWN_ENV);
+}
+
 /*
  * crun 1.8 refuses cgroups mounted hybrid (a tmpfs at /sys/fs/cgroup, v2 at
  * unified/): there it runs with cgroup2 hidden, and is preferred all the same.
@@ -264,6 +298,7 @@ int main(void)
             T(missing_runtime_is_named),
             T(refusing_runtime_fails_with_its_message),
             T(environment_chooses_and_flag_wins),
+            T(known_decision_is_taken_unprobed),
             T(crun_runs_with_cgroup2_hidden_on_hybrid_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
