@@ -17,7 +17,7 @@
 #include "base/alloc.h"
 #include "bundle.h"
 #include "limits.h"
-#include "netns.h"
+#include "netns-spare.h"
 #include "runtime-select.h"
 #include "runtime.h"
 #include "seccomp.h"
@@ -108,7 +108,7 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
     _cleanup_(kiln_sandbox_netns_close) struct kiln_sandbox_netns ns = KILN_SANDBOX_NETNS_INIT;
     struct kiln_sandbox_opts networked;
     if (o->network == KILN_SANDBOX_NET_DEFAULT && !o->netns) {
-        if ((r = kiln_sandbox_netns_open(&ns, o->cancel_fd, err)) < 0)
+        if ((r = kiln_sandbox_netns_take(&ns, o->cancel_fd, err)) < 0)
             return r;
         networked = *o;
         networked.netns = ns.path;

@@ -35,6 +35,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "sandbox/netfiles.h"
+#include "sandbox/netns-spare.h"
 #include "sandbox/netns.h"
 #include "sandbox/spec.h"
 
@@ -425,6 +426,32 @@ static void test_netns__resolv_for_the_default_network(void **state)
     kiln_buf_release(&b);
 }
 
+/* Each step's namespace is made while the previous step runs, and is never handed out twice. */
+static void test_netns__spare_is_made_ahead_and_never_reused(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    struct kiln_sandbox_netns a, b;
+    struct kiln_error *err = NULL;
+    assert_int_equal(kiln_sandbox_netns_take(&a, -1, &err), 0);
+    int n = slirp_children(); /* a's, and the spare's once it started */
+    for (int i = 0; n < 2 && i < 200; i++) {
+        usleep(10000);
+        n = slirp_children();
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(kiln_sandbox_netns_take(&b, -1, &err), 0);
+    struct stat sa, sb;
+    assert_int_equal(stat(a.path, &sa), 0);
+    assert_int_equal(stat(b.path, &sb), 0);
+    if (sa.st_ino == sb.st_ino)
+        fail_msg("the same namespace was handed out twice");
+    kiln_sandbox_netns_close(&a);
+    kiln_sandbox_netns_close(&b);
+    kiln_sandbox_netns_drop_spare();
+    assert_int_equal(slirp_children_after_close(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +463,7 @@ int main(void)
             cmocka_unit_test(test_netns__slirp_failing_is_reported_with_its_message),
             cmocka_unit_test(test_netns__spec_joins_the_namespace),
             cmocka_unit_test(test_netns__resolv_for_the_default_network),
+            cmocka_unit_test(test_netns__spare_is_made_ahead_and_never_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
