@@ -4,6 +4,7 @@
  */
 #include "mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include "base/buf.h"
 #include "base/strv.h"
 #include "oci/digest.h"
+#include "sandbox/userns.h"
 #include "store/snapshot.h"
 
 #include "base/banned.h"
@@ -99,8 +101,68 @@ static int do_mount(const char *source, const char *target, const char *type, un
     return 0;
 }
 
+/* The overlay mounted by the mapped root (userns.h): it writes to its layers with its mounter's
+ * ids. */
+struct overlay_call {
+    const char *point, *opts;
+    unsigned long flags;
+    struct kiln_error **err;
+};
+
+static int overlay_as_mapped_root(void *arg)
+{
+    struct overlay_call *c = arg;
+    return do_mount("overlay", c->point, "overlay", c->flags, c->opts, c->err);
+}
+
+/*
+ * With `map`, each directory the mount reads is mounted idmapped first, at
+ * POINT.layers/N (the upper's snapshot directory, holding fs/ and work/,
+ * at POINT.layers/u), and *dirs names them instead; layers_dir is kept in
+ * ret->layers for release. Without, nothing to do.
+ */
+static int map_layers(const struct kiln_sandbox_userns *map, const char *point,
+                      struct kiln_strv *dirs, char **upper_fs, struct kiln_mount *ret,
+                      struct kiln_error **err)
+{
+    if (!map)
+        return 0;
+    ret->layers = kiln_xasprintf("%s.layers", point);
+    if (mkdir(ret->layers, 0700) < 0)
+        return kiln_error_set_errno(err, -errno, "cannot create '%s'", ret->layers);
+    for (size_t i = 0; i < dirs->n; i++) {
+        char *at = kiln_xasprintf("%s/%zu", ret->layers, i);
+        int r = mkdir(at, 0700) < 0 ? kiln_error_set_errno(err, -errno, "cannot create '%s'", at)
+                                    : kiln_sandbox_idmap_mount(map, dirs->v[i], at, err);
+        if (r < 0) {
+            free(at);
+            return r;
+        }
+        free(dirs->v[i]);
+        dirs->v[i] = at;
+    }
+    if (!*upper_fs)
+        return 0;
+    _cleanup_free_ char *snapshot = kiln_xstrndup(*upper_fs, strlen(*upper_fs) - 3); /* "/fs" */
+    _cleanup_free_ char *at = kiln_xasprintf("%s/u", ret->layers);
+    int r = mkdir(at, 0700) < 0 ? kiln_error_set_errno(err, -errno, "cannot create '%s'", at)
+                                : kiln_sandbox_idmap_mount(map, snapshot, at, err);
+    if (r < 0)
+        return r;
+    free(*upper_fs);
+    *upper_fs = kiln_xasprintf("%s/fs", at);
+    return 0;
+}
+
 int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
                      struct kiln_mount *ret, struct kiln_error **err)
+{
+    return kiln_mount_state_mapped(s, top, upper, NULL, ret, err);
+}
+
+int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *upper,
+                            const struct kiln_sandbox_userns *map, struct kiln_mount *ret,
+                            struct kiln_error **err)
 {
     *ret = (struct kiln_mount)KILN_MOUNT_INIT;
     _cleanup_strv_ struct kiln_strv lowers = KILN_STRV_INIT;
@@ -111,10 +173,16 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
     if (upper && (r = kiln_snapshot_path(s, upper, &upper_fs, err)) < 0)
         return r;
     _cleanup_free_ char *point = NULL;
-    if ((r = make_mount_point(s, &point, err)) < 0)
+    r = map ? kiln_sandbox_userns_mount_point(map, &point, err) : make_mount_point(s, &point, err);
+    if (r < 0)
         return r;
 
     if (lowers.n == 0 && !upper) {
+        if (map && chown(point, map->host_id, map->host_id) < 0) {
+            r = kiln_error_set_errno(err, -errno, "cannot chown '%s'", point);
+            rmdir(point);
+            return r;
+        }
         ret->path = point; /* scratch: an empty directory, nothing mounted */
         ret->scratch = kiln_xstrdup(point);
         point = NULL;
@@ -122,9 +190,12 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
     }
     if (lowers.n == 0 || (lowers.n == 1 && !upper)) {
         const char *src = upper ? upper_fs : lowers.v[0];
-        r = do_mount(src, point, NULL, MS_BIND, NULL, err);
+        r = map ? kiln_sandbox_idmap_mount(map, src, point, err)
+                : do_mount(src, point, NULL, MS_BIND, NULL, err);
         if (r == 0 && !upper)
             r = do_mount(NULL, point, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL, err);
+    } else if ((r = map_layers(map, point, &lowers, &upper_fs, ret, err)) < 0) {
+        kiln_mount_release_layers(ret);
     } else {
         struct kiln_buf opts = KILN_BUF_INIT(MOUNT_OPTIONS_MAX);
         int b = kiln_buf_adds(&opts, "lowerdir=");
@@ -141,8 +212,15 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
                                   "options pass %u bytes; squash some layers",
                                   lowers.n, MOUNT_OPTIONS_MAX);
         }
-        r = do_mount("overlay", point, "overlay", upper ? 0 : MS_RDONLY, opts.buf, err);
+        struct overlay_call c = {point, opts.buf, upper ? 0 : MS_RDONLY, err};
+        r = map ? kiln_sandbox_as_mapped_root(map, overlay_as_mapped_root, &c)
+                : overlay_as_mapped_root(&c);
+        if (r < 0 && err && !*err)
+            r = kiln_error_set_errno(err, r, "cannot mount the overlay on '%s' as the mapped root",
+                                     point);
         kiln_buf_release(&opts);
+        if (r < 0)
+            kiln_mount_release_layers(ret);
     }
     if (r < 0) {
         rmdir(point);
@@ -153,12 +231,32 @@ int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
     return 0;
 }
 
+void kiln_mount_release_layers(struct kiln_mount *m)
+{
+    if (!m->layers)
+        return;
+    DIR *d = opendir(m->layers);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        _cleanup_free_ char *at = kiln_xasprintf("%s/%s", m->layers, e->d_name);
+        umount2(at, MNT_DETACH);
+        rmdir(at);
+    }
+    if (d)
+        closedir(d);
+    rmdir(m->layers);
+    free(m->layers);
+    m->layers = NULL;
+}
+
 void kiln_mount_release(struct kiln_mount *m)
 {
     if (!m->path)
         return;
     if (!m->scratch)
         umount2(m->path, MNT_DETACH);
+    kiln_mount_release_layers(m);
     rmdir(m->path);
     free(m->path);
     free(m->scratch);

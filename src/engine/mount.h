@@ -16,16 +16,18 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "sandbox/userns.h"
 #include "store/store.h"
 
 struct kiln_mount {
     char *path;    /* the mounted root; NULL when nothing is mounted */
     char *scratch; /* an empty directory standing for a scratch state */
+    char *layers;  /* mapped: where its idmapped layers are mounted (POINT.layers) */
 };
 
-#define KILN_MOUNT_INIT               \
-    {                                 \
-        .path = NULL, .scratch = NULL \
+#define KILN_MOUNT_INIT                               \
+    {                                                 \
+        .path = NULL, .scratch = NULL, .layers = NULL \
     }
 
 /*
@@ -46,5 +48,19 @@ int kiln_mount_namespace(struct kiln_error **err);
 int kiln_mount_state(struct kiln_store *s, const char *top, const char *upper,
                      struct kiln_mount *ret, struct kiln_error **err);
 
+/*
+ * As kiln_mount_state(), seen through a user namespace mapping (userns.h)
+ * when `map` is not NULL: every id N of the state shows as host_id + N,
+ * and what the step's root (host_id) writes lands as root's. Each snapshot
+ * directory is mounted idmapped, and the overlay over them is mounted by
+ * the mapped root; a scratch state is an empty directory owned by host_id.
+ */
+int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *upper,
+                            const struct kiln_sandbox_userns *map, struct kiln_mount *ret,
+                            struct kiln_error **err);
+
 /* Unmounts and removes the mount point. Safe on a released or zeroed mount. */
 void kiln_mount_release(struct kiln_mount *m);
+
+/* Unmounts a mapped mount's idmapped layers; the mount itself stays. */
+void kiln_mount_release_layers(struct kiln_mount *m);

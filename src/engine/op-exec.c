@@ -141,6 +141,7 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
             .state_dir = state,
             .runtime = ctx->sv->request ? ctx->sv->request->oci_runtime : NULL,
             .cancel_fd = ctx->sv->cancel_fd > 0 ? ctx->sv->cancel_fd : -1,
+            .userns = ctx->userns,
             .output = output,
             .output_userdata = ctx,
     };
@@ -164,5 +165,12 @@ static int run(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char 
 int kiln_op_exec(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
                  char ret_snapshot[KILN_SNAPSHOT_ID_SIZE], struct kiln_error **err)
 {
-    return kiln_op_on_base(ctx, v, base, NULL, run, ret_snapshot, err);
+    struct kiln_sandbox_userns map;
+    int r = kiln_sandbox_userns_get(&map, err); /* the operator's KILN_RUN_USERNS */
+    if (r < 0)
+        return r;
+    ctx->userns = r ? &map : NULL;
+    r = kiln_op_on_base(ctx, v, base, NULL, run, ret_snapshot, err);
+    ctx->userns = NULL;
+    return r;
 }

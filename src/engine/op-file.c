@@ -72,7 +72,7 @@ int kiln_op_on_base(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const 
     if (r < 0)
         return r;
     struct kiln_mount m = KILN_MOUNT_INIT;
-    r = kiln_mount_state(ctx->store, base, ret_snapshot, &m, err);
+    r = kiln_mount_state_mapped(ctx->store, base, ret_snapshot, ctx->userns, &m, err);
     if (r >= 0)
         r = fn(ctx, v, m.path, ret_snapshot, from, err);
     kiln_mount_release(&m);

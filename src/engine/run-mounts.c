@@ -224,7 +224,7 @@ static int state_bind(struct kiln_op_ctx *ctx, const struct kiln_exec_mount *em,
     m->states = kiln_xrealloc(m->states, (m->n_states + 1) * sizeof(*m->states));
     struct kiln_mount *sm = &m->states[m->n_states];
     *sm = (struct kiln_mount)KILN_MOUNT_INIT;
-    if ((r = kiln_mount_state(ctx->store, top, upper, sm, err)) < 0)
+    if ((r = kiln_mount_state_mapped(ctx->store, top, upper, ctx->userns, sm, err)) < 0)
         return r;
     m->n_states++;
     r = resolve_in(sm->path, em->mount->source, m, ret, err);
@@ -370,6 +370,7 @@ static int add_mount(struct kiln_op_ctx *ctx, const struct kiln_exec_mount *em, 
     case KILN_DF_MOUNT_BIND:
         r = em->from_state ? state_bind(ctx, em, m, &source, err)
                            : context_bind(ctx, mt, m, &source, err);
+        sm.mapped = em->from_state && ctx->userns; /* its state was mounted mapped */
         break;
     }
     if (r < 0)

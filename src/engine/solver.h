@@ -61,6 +61,9 @@ struct kiln_op_ctx {
     struct kiln_store *store;
     struct kiln_lease *lease;
     const char *progress_id; /* the vertex's id for progress events */
+    /* RUN in a user namespace (KILN_RUN_USERNS): the mapping its mounts are seen through; NULL:
+       none, the states are mounted as they are */
+    const struct kiln_sandbox_userns *userns;
 };
 
 /* The key of v: sha256 over its definition, its inputs' keys and `content` ("" when none). */
@@ -76,8 +79,8 @@ typedef int kiln_op_apply_fn(struct kiln_op_ctx *ctx, const struct kiln_vertex *
                              const char *snap, const char *from, struct kiln_error **err);
 
 /*
- * A new snapshot on `base`, mounted writable, changed by fn, committed into
- * ret_snapshot; on failure removed.
+ * A new snapshot on `base`, mounted writable (through ctx->userns when
+ * set), changed by fn, committed into ret_snapshot; on failure removed.
  */
 int kiln_op_on_base(struct kiln_op_ctx *ctx, const struct kiln_vertex *v, const char *base,
                     const char *from, kiln_op_apply_fn *fn,

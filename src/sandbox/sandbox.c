@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "seccomp.h"
 #include "stubs.h"
+#include "userns-mounts.h"
 
 #include "base/banned.h"
 
@@ -52,8 +53,9 @@ static bool under_earlier(json_t *mounts, size_t n, const char *dest)
     return false;
 }
 
-/* Makes the mount points of the spec that the rootfs lacks, recording them in stubs. */
-static int make_stubs(int rootfd, json_t *spec, struct kiln_sandbox_stubs *stubs,
+/* Makes the mount points of the spec that the rootfs lacks, owned by `owner`, recording them in
+ * stubs. */
+static int make_stubs(int rootfd, json_t *spec, uint32_t owner, struct kiln_sandbox_stubs *stubs,
                       struct kiln_error **err)
 {
     json_t *mounts = json_object_get(spec, "mounts");
@@ -66,11 +68,33 @@ static int make_stubs(int rootfd, json_t *spec, struct kiln_sandbox_stubs *stubs
         struct stat st;
         bool dir = strcmp(json_string_value(json_object_get(m, "type")), "bind") != 0 ||
                    (stat(src, &st) == 0 && S_ISDIR(st.st_mode));
-        int r = kiln_sandbox_mkpath(rootfd, dest, dir, 0, 0, stubs, err);
+        int r = kiln_sandbox_mkpath(rootfd, dest, dir, owner, owner, stubs, err);
         if (r < 0)
             return kiln_error_wrap(err, r, "mount point '%s'", dest);
     }
     return 0;
+}
+
+struct prepare {
+    int rootfd;
+    const struct kiln_sandbox_opts *o;
+    json_t *spec;
+    struct kiln_sandbox_stubs *stubs;
+    struct kiln_error **err;
+};
+
+/* The working directory and the mount points, owned by the ids the step sees (in a user
+ * namespace, the host's ids they stand for). */
+static int prepare_root(void *arg)
+{
+    struct prepare *p = arg;
+    const struct kiln_sandbox_opts *o = p->o;
+    uint32_t base = o->userns ? o->userns->host_id : 0;
+    int r = kiln_sandbox_mkpath(p->rootfd, o->cwd, true, base + o->uid, base + o->gid, NULL,
+                                p->err);
+    if (r < 0)
+        return kiln_error_wrap(p->err, r, "working directory '%s'", o->cwd);
+    return make_stubs(p->rootfd, p->spec, base, p->stubs, p->err);
 }
 
 /* A container id unique on the host: our pid, a per-process count and random bits. */
@@ -114,16 +138,24 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         networked.netns = ns.path;
         o = &networked;
     }
+    _cleanup_(kiln_sandbox_mapped_binds_release) struct kiln_sandbox_mapped_binds binds = {0};
+    struct kiln_sandbox_opts mapped;
+    if (o->userns) {
+        if ((r = kiln_sandbox_map_binds(o, &binds, err)) < 0)
+            return r;
+        mapped = *o;
+        mapped.mounts = binds.v;
+        o = &mapped;
+    }
     json_t *spec = NULL;
     r = kiln_sandbox_write_bundle(statefd, o, &spec, err);
     if (r < 0)
         return r;
-    r = kiln_sandbox_mkpath(rootfd, o->cwd, true, o->uid, o->gid, NULL, err);
-    if (r < 0)
-        r = kiln_error_wrap(err, r, "working directory '%s'", o->cwd);
     struct kiln_sandbox_stubs stubs = {0};
-    if (r >= 0)
-        r = make_stubs(rootfd, spec, &stubs, err);
+    struct prepare p = {.rootfd = rootfd, .o = o, .spec = spec, .stubs = &stubs, .err = err};
+    r = o->userns ? kiln_sandbox_as_mapped_root(o->userns, prepare_root, &p) : prepare_root(&p);
+    if (r < 0 && err && !*err)
+        r = kiln_error_set_errno(err, r, "prepare the rootfs as the step's mapped root");
     json_decref(spec);
     if (r >= 0) {
         char id[64];

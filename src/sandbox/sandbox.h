@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "userns.h"
 
 enum kiln_sandbox_network {
     KILN_SANDBOX_NET_NONE, /* a new network namespace with loopback only */
@@ -31,6 +32,7 @@ struct kiln_sandbox_mount {
     const char *target; /* absolute, inside the container */
     bool readonly;
     int64_t size; /* tmpfs: bytes, 0 for the kernel's default */
+    bool mapped;  /* with o->userns: the source already shows the mapped ids (not idmapped again) */
 };
 
 struct kiln_sandbox_opts {
@@ -54,6 +56,9 @@ struct kiln_sandbox_opts {
     int64_t pids_max;      /* 0: KILN_RUN_PIDS_MAX or 4096; -1: none (limits.h) */
     int64_t disk_reserve;  /* bytes kept free where rootfs lies; 0: KILN_RUN_DISK_RESERVE or
                               max(1 GiB, 5%); -1: none. Past either: KILN_E_LIMIT */
+    /* a user namespace for the step (userns.h), NULL: none. rootfs must then be mounted
+       through it (kiln_mount_state_mapped); other bind sources are idmapped here */
+    const struct kiln_sandbox_userns *userns;
     kiln_sandbox_output_fn *output;
     void *output_userdata;
 };

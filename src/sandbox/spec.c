@@ -5,6 +5,7 @@
 #include "spec.h"
 
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "seccomp-bpf.h"
 #include "seccomp.h"
@@ -62,24 +63,38 @@ static const struct {
         {"/sys/fs/cgroup", "cgroup", "cgroup", "ro,nosuid,noexec,nodev"},
 };
 
-static json_t *mount_list(const char *hosts, const char *resolv)
+/* /sys in a user namespace: sysfs cannot be mounted there (its network namespace is not the user
+ * namespace's), so the host's is bound read-only, as rootless runtimes do. */
+static const char sys_in_userns[] = "rbind,nosuid,noexec,nodev,ro";
+
+static json_t *mount_list(const char *hosts, const char *resolv, bool userns)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < ELEMENTSOF(mounts); i++) {
-        const char *src = mounts[i].source;
+        const char *src = mounts[i].source, *type = mounts[i].type, *o = mounts[i].options;
         if (!src)
             src = strcmp(mounts[i].dest, "/etc/hosts") == 0 ? hosts : resolv;
+        if (userns && strcmp(type, "sysfs") == 0) {
+            type = "bind";
+            src = "/sys";
+            o = sys_in_userns;
+        }
         json_t *opts = json_array();
-        const char *o = mounts[i].options;
         for (size_t len; *o; o += len + (o[len] == ',')) {
             len = strcspn(o, ",");
             json_array_append_new(opts, json_stringn(o, len));
         }
         json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "destination", mounts[i].dest,
-                                           "type", mounts[i].type, "source", src, "options", opts));
+                                           "type", type, "source", src, "options", opts));
     }
     return a;
 }
+
+/* A bind source's mount flags a bind keeps. */
+static const struct {
+    unsigned long flag;
+    const char *name;
+} kept_flags[] = {{ST_NOSUID, "nosuid"}, {ST_NODEV, "nodev"}, {ST_NOEXEC, "noexec"}};
 
 /* RUN --mount's mounts, after the standard ones so they may sit below them. */
 static void extra_mounts(json_t *list, const struct kiln_sandbox_opts *o)
@@ -87,9 +102,16 @@ static void extra_mounts(json_t *list, const struct kiln_sandbox_opts *o)
     for (size_t i = 0; i < o->n_mounts; i++) {
         const struct kiln_sandbox_mount *m = &o->mounts[i];
         json_t *opts = json_array();
+        struct statvfs fs;
         if (m->source) {
             json_array_append_new(opts, json_string("rbind"));
             json_array_append_new(opts, json_string(m->readonly ? "ro" : "rw"));
+            /* the source mount's own: kept when the runtime remounts the bind (a secret's tmpfs);
+               in a user namespace the kernel refuses a remount that would drop them */
+            if (statvfs(m->source, &fs) == 0)
+                for (size_t k = 0; k < ELEMENTSOF(kept_flags); k++)
+                    if (fs.f_flag & kept_flags[k].flag)
+                        json_array_append_new(opts, json_string(kept_flags[k].name));
         } else {
             json_array_append_new(opts, json_string("nosuid"));
             json_array_append_new(opts, json_string("nodev"));
@@ -123,10 +145,19 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
             json_object_set_new(net, "path", json_string(o->netns));
         json_array_append_new(ns, net);
     }
+    if (o->userns)
+        json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
     json_t *lx = json_pack("{s:o, s:o, s:o, s:{s:[{s:b, s:s}]}}", "namespaces", ns, "maskedPaths",
                            strings(masked, ELEMENTSOF(masked)), "readonlyPaths",
                            strings(readonly, ELEMENTSOF(readonly)), "resources", "devices", "allow",
                            0, "access", "rwm");
+    if (o->userns) { /* the step's 0..size-1 are the host's host_id.. (userns.h) */
+        json_t *map =
+                json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+                          (json_int_t)o->userns->host_id, "size", (json_int_t)o->userns->size);
+        json_object_set(lx, "uidMappings", map);
+        json_object_set_new(lx, "gidMappings", map);
+    }
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */
         json_object_set_new(json_object_get(lx, "resources"), "pids",
                             json_pack("{s:I}", "limit", (json_int_t)o->pids_max));
@@ -139,7 +170,7 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
             json_object_set_new(annotations, KILN_SANDBOX_SECCOMP_BPF_ANNOTATION,
                                 json_string(program));
     }
-    json_t *list = mount_list(hosts, resolv);
+    json_t *list = mount_list(hosts, resolv, o->userns != NULL);
     extra_mounts(list, o);
     return json_pack("{s:s, s:{s:s, s:b}, s:o, s:s, s:o, s:o, s:o}", "ociVersion", "1.0.2", "root",
                      "path", o->rootfs, "readonly", 0, "process", process, "hostname",

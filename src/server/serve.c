@@ -29,6 +29,7 @@
 #include "ratelimit.h"
 #include "sandbox/runtime-select.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/userns.h"
 #include "server.h"
 #include "token-service.h"
 
@@ -59,8 +60,9 @@ static void usage(FILE *f)
             "Environment: KILN_INSECURE_REGISTRIES (host[:port],... builds push to and pull\n"
             "from over plain HTTP, besides loopback), KILND_DATA, KILN_OCI_RUNTIME,\n"
             "KILN_RUN_SECCOMP (unconfined: RUN steps without the seccomp filter),\n"
-            "KILN_RUN_PIDS_MAX, KILN_RUN_DISK_RESERVE (RUN's limits), KILND_UPLOAD_IDLE (how\n"
-            "long a build may wait for its context, default 1h).\n"
+            "KILN_RUN_PIDS_MAX, KILN_RUN_DISK_RESERVE (RUN's limits), KILN_RUN_USERNS\n"
+            "(HOSTID[:SIZE]: RUN steps in a user namespace, their root the host's HOSTID),\n"
+            "KILND_UPLOAD_IDLE (how long a build may wait for its context, default 1h).\n"
             "\n"
             "Signals: SIGTERM drains (no new builds, running ones finish or are cancelled at\n"
             "the drain timeout), SIGINT cancels running builds now. Logs go to stderr, one\n"
@@ -169,6 +171,17 @@ static int oci_runtime(const struct opts *o, struct kiln_error **err)
     return 0;
 }
 
+/* KILN_RUN_USERNS, which the workers inherit: checked now, so a wrong one stops kilnd. */
+static int userns(struct kiln_error **err)
+{
+    struct kiln_sandbox_userns map;
+    int r = kiln_sandbox_userns_check(&map, err);
+    if (r > 0)
+        fprintf(stderr, "level=info msg=\"RUN steps run in a user namespace\" root=%u ids=%u\n",
+                map.host_id, map.size);
+    return r < 0 ? r : 0;
+}
+
 /* Builds a kilnd stopped without finishing are failed, and their logs say so. */
 static void recover(struct kilnd *app)
 {
@@ -252,6 +265,8 @@ static int run(const struct opts *o, struct kilnd *app)
         r = oci_runtime(o, &e);
     if (r >= 0)
         r = kiln_sandbox_seccomp_check(&e); /* a misspelt value would fail every RUN */
+    if (r >= 0)
+        r = userns(&e);
     if (r >= 0)
         r = kilnd_db_open(o->data, &app->db, &e);
     if (r < 0) {
