@@ -28,26 +28,32 @@ static bool read_small(const char *path, char *buf, size_t size)
     return true;
 }
 
-/*
- * pids.events of the cgroup of the process in pid_file: its "N:pids:PATH"
- * line under cgroup v1, else its "0::PATH" line under v2. NULL while the
- * file or the process is not there.
- */
-static char *pids_events_path(const char *pid_file)
+char *kiln_sandbox_pids_cgroup(pid_t pid, bool *ret_v1)
 {
     char text[4096];
-    if (!read_small(pid_file, text, 32))
-        return NULL;
-    _cleanup_free_ char *proc = kiln_xasprintf("/proc/%ld/cgroup", strtol(text, NULL, 10));
+    _cleanup_free_ char *proc = kiln_xasprintf("/proc/%d/cgroup", (int)pid);
     if (!read_small(proc, text, sizeof(text)))
         return NULL;
     const char *v1 = strstr(text, ":pids:"), *v2 = strstr(text, "0::");
-    if (v1)
-        return kiln_xasprintf("/sys/fs/cgroup/pids%.*s/pids.events", (int)strcspn(v1 + 6, "\n"),
-                              v1 + 6);
-    if (v2 && (v2 == text || v2[-1] == '\n'))
-        return kiln_xasprintf("/sys/fs/cgroup%.*s/pids.events", (int)strcspn(v2 + 3, "\n"), v2 + 3);
+    if (v1 || (v2 && (v2 == text || v2[-1] == '\n'))) {
+        const char *path = v1 ? v1 + 6 : v2 + 3;
+        if (ret_v1)
+            *ret_v1 = v1 != NULL;
+        return kiln_xstrndup(path, strcspn(path, "\n"));
+    }
     return NULL;
+}
+
+/* pids.events of the cgroup of the process in pid_file; NULL while the file or the process is not
+ * there. */
+static char *pids_events_path(const char *pid_file)
+{
+    char text[32];
+    if (!read_small(pid_file, text, sizeof(text)))
+        return NULL;
+    bool v1 = false;
+    _cleanup_free_ char *cg = kiln_sandbox_pids_cgroup((pid_t)strtol(text, NULL, 10), &v1);
+    return cg ? kiln_xasprintf("/sys/fs/cgroup%s%s/pids.events", v1 ? "/pids" : "", cg) : NULL;
 }
 
 void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,

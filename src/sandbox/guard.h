@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "sandbox.h"
@@ -29,6 +30,13 @@ struct kiln_sandbox_guard {
     enum kiln_sandbox_limit_hit hit;
     uint64_t free_bytes; /* free space when the disk limit was hit */
 };
+
+/*
+ * The cgroup of process `pid` that holds its pids limit: its "N:pids:PATH"
+ * line of /proc/PID/cgroup under cgroup v1 (*ret_v1 true), else its
+ * "0::PATH" line under v2; NULL when there is none. The caller frees it.
+ */
+char *kiln_sandbox_pids_cgroup(pid_t pid, bool *ret_v1);
 
 /*
  * o's limits must be resolved; pid_file is where the runtime writes the

@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "bundle.h"
+#include "guard.h"
 #include "limits.h"
 #include "netns-spare.h"
 #include "runtime-select.h"
@@ -97,6 +98,24 @@ static int prepare_root(void *arg)
     return make_stubs(p->rootfd, p->spec, base, p->stubs, p->err);
 }
 
+/*
+ * The step's cgroup for a runtime that puts a container without a
+ * cgroupsPath at the root of the hierarchies (crun does; runc nests it under
+ * its own cgroup): under ours, so that limits set on the builder's service
+ * (a systemd unit's MemoryMax=, a cgroup's pids.max) hold its steps too.
+ * NULL for runc, or when ours cannot be read.
+ */
+static char *cgroups_path(const char *runtime, const char *id)
+{
+    const char *base = strrchr(runtime, '/');
+    if (strcmp(base ? base + 1 : runtime, "crun") != 0)
+        return NULL;
+    _cleanup_free_ char *own = kiln_sandbox_pids_cgroup(getpid(), NULL);
+    if (!own)
+        return NULL;
+    return kiln_xasprintf("%s/%s", strcmp(own, "/") == 0 ? "" : own, id);
+}
+
 /* A container id unique on the host: our pid, a per-process count and random bits. */
 static void container_id(char out[static 64])
 {
@@ -147,6 +166,15 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         mapped.mounts = binds.v;
         o = &mapped;
     }
+    char id[64];
+    container_id(id);
+    _cleanup_free_ char *cgroup = cgroups_path(runtime.path, id);
+    struct kiln_sandbox_opts placed;
+    if (cgroup) {
+        placed = *o;
+        placed.cgroups_path = cgroup;
+        o = &placed;
+    }
     json_t *spec = NULL;
     r = kiln_sandbox_write_bundle(statefd, o, &spec, err);
     if (r < 0)
@@ -158,8 +186,6 @@ int kiln_sandbox_run(const struct kiln_sandbox_opts *o, int *ret_exit_code, stru
         r = kiln_error_set_errno(err, r, "prepare the rootfs as the step's mapped root");
     json_decref(spec);
     if (r >= 0) {
-        char id[64];
-        container_id(id);
         _cleanup_free_ char *log = kiln_xasprintf("%s/runtime.log", o->state_dir);
         const struct kiln_sandbox_container c = {.runtime = runtime.path,
                                                  .id = id,

@@ -59,6 +59,7 @@ struct kiln_sandbox_opts {
     /* a user namespace for the step (userns.h), NULL: none. rootfs must then be mounted
        through it (kiln_mount_state_mapped); other bind sources are idmapped here */
     const struct kiln_sandbox_userns *userns;
+    const char *cgroups_path; /* set by kiln_sandbox_run: linux.cgroupsPath; NULL: the runtime's */
     kiln_sandbox_output_fn *output;
     void *output_userdata;
 };

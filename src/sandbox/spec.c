@@ -158,6 +158,8 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
         json_object_set(lx, "uidMappings", map);
         json_object_set_new(lx, "gidMappings", map);
     }
+    if (o->cgroups_path)
+        json_object_set_new(lx, "cgroupsPath", json_string(o->cgroups_path));
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */
         json_object_set_new(json_object_get(lx, "resources"), "pids",
                             json_pack("{s:I}", "limit", (json_int_t)o->pids_max));

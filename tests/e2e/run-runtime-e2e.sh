@@ -5,7 +5,8 @@
 # a missing runtime fails the build naming it; --oci-runtime wins over the
 # environment; crun, when installed, builds (crun 1.8 on hybrid cgroups with
 # cgroup2 hidden from it), with the step's pids limit and hostname as under
-# runc. TAP output.
+# runc; run by kiln in a cgroup of its own, crun's step and runc's lie
+# under it. TAP output.
 set -uo pipefail
 kiln=${1:?usage: run-runtime-e2e.sh KILN}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,5 +61,19 @@ else
   fi
   check "...with the step's pids limit and BuildKit's hostname" has "pids.max=4096 host=buildkitsandbox"
   if build; then ok "...and the default choice builds too"; else not_ok "...and the default choice builds too"; fi
+  # kiln in a cgroup of its own: crun's step is placed under it, as runc's is
+  parent=/sys/fs/cgroup/pids/kiln-rt-e2e-$$
+  if [[ -d /sys/fs/cgroup/pids ]] && mkdir "$parent" 2>/dev/null; then
+    printf 'FROM %s\nRUN grep :pids: /proc/self/cgroup | sed "s/^/CG /"\n' "$base" >"$ctx/Dockerfile"
+    for rt in crun runc; do
+      bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$parent" \
+        "$kiln" build --progress=plain --no-cache -o type=cacheonly --oci-runtime "$rt" "$ctx" >"$tmp/out" 2>&1
+      check "$rt: the step's cgroup lies under kiln's own (${parent#/sys/fs/cgroup/pids})" \
+        grep -q "CG .*:pids:${parent#/sys/fs/cgroup/pids}/kiln-" "$tmp/out"
+    done
+    for _ in $(seq 50); do rmdir "$parent" 2>/dev/null && break; sleep 0.1; done
+  else
+    skip "no cgroup v1 pids hierarchy to make a cgroup in"
+  fi
 fi
 tap_end
