@@ -62,7 +62,7 @@ void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_san
     *g = (struct kiln_sandbox_guard){.o = o};
     if (o->pids_max > 0)
         g->pid_file = kiln_xstrdup(pid_file);
-    if (g->pid_file || o->disk_reserve > 0)
+    if (g->pid_file || o->disk_reserve > 0 || o->inode_reserve > 0)
         g->next_ns = now_ns;
 }
 
@@ -93,11 +93,16 @@ bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool
     if (g->pids_events && pids_refused(g->pids_events) > 0)
         g->hit = KILN_SANDBOX_HIT_PIDS;
     struct statvfs fs;
-    if (!g->hit && g->o->disk_reserve > 0 && statvfs(g->o->rootfs, &fs) == 0) {
+    bool watch_fs = g->o->disk_reserve > 0 || g->o->inode_reserve > 0;
+    if (!g->hit && watch_fs && statvfs(g->o->rootfs, &fs) == 0) {
         uint64_t avail = (uint64_t)fs.f_bavail * fs.f_frsize;
-        if (avail < (uint64_t)g->o->disk_reserve) {
+        if (g->o->disk_reserve > 0 && avail < (uint64_t)g->o->disk_reserve) {
             g->hit = KILN_SANDBOX_HIT_DISK;
             g->free_bytes = avail;
+        } else if (g->o->inode_reserve > 0 && fs.f_files &&
+                   fs.f_favail < (uint64_t)g->o->inode_reserve) {
+            g->hit = KILN_SANDBOX_HIT_INODES;
+            g->free_inodes = fs.f_favail;
         }
     }
     return g->hit != KILN_SANDBOX_HIT_NONE;
@@ -112,6 +117,14 @@ int kiln_sandbox_guard_error(const struct kiln_sandbox_guard *g, struct kiln_err
                               "and was killed; a fork bomb? Raise the limit with %s if the step "
                               "needs more",
                               what, (long long)g->o->pids_max, KILN_SANDBOX_PIDS_ENV);
+    if (g->hit == KILN_SANDBOX_HIT_INODES)
+        return kiln_error_set(err, KILN_E_LIMIT,
+                              "'%s' was killed: the builder's filesystem has %llu inodes (files) "
+                              "free, under the reserve of %lld kept free on the filesystem "
+                              "holding the build; a step making millions of files? Change the "
+                              "reserve with %s",
+                              what, (unsigned long long)g->free_inodes,
+                              (long long)g->o->inode_reserve, KILN_SANDBOX_INODES_ENV);
     char reserve[KILN_HUMAN_SIZE_MAX], left[KILN_HUMAN_SIZE_MAX];
     kiln_human_size((uint64_t)g->o->disk_reserve, reserve);
     kiln_human_size(g->free_bytes, left);

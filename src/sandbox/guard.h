@@ -2,7 +2,7 @@
 /*
  * guard.h - watches a running step against its limits (limits.h): the
  * cgroup's pids.events for a fork refused at the pids limit, and the free
- * space of the filesystem holding its rootfs (docs/internals/sandbox.md,
+ * space and inodes of the filesystem holding its rootfs (docs/internals/sandbox.md,
  * "Limits").
  */
 #pragma once
@@ -16,8 +16,9 @@
 
 enum kiln_sandbox_limit_hit {
     KILN_SANDBOX_HIT_NONE,
-    KILN_SANDBOX_HIT_PIDS, /* a fork failed at the pids limit */
-    KILN_SANDBOX_HIT_DISK, /* free space went under the reserve */
+    KILN_SANDBOX_HIT_PIDS,   /* a fork failed at the pids limit */
+    KILN_SANDBOX_HIT_DISK,   /* free space went under the reserve */
+    KILN_SANDBOX_HIT_INODES, /* free inodes went under theirs */
 };
 
 /* Watches one running container against the resolved limits of its options. */
@@ -28,7 +29,8 @@ struct kiln_sandbox_guard {
     char *pids_events; /* its cgroup's pids.events, once the process was seen */
     int64_t next_ns;   /* when to look again; 0: nothing to watch */
     enum kiln_sandbox_limit_hit hit;
-    uint64_t free_bytes; /* free space when the disk limit was hit */
+    uint64_t free_bytes;  /* free space when the disk limit was hit */
+    uint64_t free_inodes; /* free inodes when theirs was */
 };
 
 /*

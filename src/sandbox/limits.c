@@ -6,6 +6,7 @@
 #include "limits.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -38,34 +39,54 @@ static uint64_t percent(uint64_t total, uint64_t pct)
     return total / 100 * pct + total % 100 * pct / 100;
 }
 
-/* A percentage "N%" of total bytes, or a size; 0 gives -1 (none). */
-static int reserve_from_env(uint64_t total, int64_t *ret, struct kiln_error **err)
+/* What one reserve is counted in: bytes (a size such as 2GiB) or inodes (a count). */
+struct reserve_kind {
+    const char *env;
+    bool bytes;
+    uint64_t min; /* the default's floor */
+    const char *example, *none;
+};
+
+static const struct reserve_kind disk = {KILN_SANDBOX_RESERVE_ENV, true, KILN_SANDBOX_RESERVE_MIN,
+                                         "a size or a percentage; give one such as 2GiB or 10%",
+                                         "keep no free space"};
+static const struct reserve_kind inodes = {KILN_SANDBOX_INODES_ENV, false, 0,
+                                           "a count or a percentage; give one such as 100000 or "
+                                           "10%",
+                                           "keep no inodes free"};
+
+/* A percentage "N%" of total, or an amount; unset: the default percentage (at least k->min); 0
+ * gives -1 (none). */
+static int reserve_from_env(const struct reserve_kind *k, uint64_t total, int64_t *ret,
+                            struct kiln_error **err)
 {
-    const char *v = getenv(KILN_SANDBOX_RESERVE_ENV);
+    const char *v = getenv(k->env);
     uint64_t n;
     size_t len = v ? strlen(v) : 0;
+    char *end;
+    errno = 0;
     if (len > 1 && v[len - 1] == '%') {
-        char *end;
-        errno = 0;
         unsigned long pct = strtoul(v, &end, 10);
         if (errno || end != v + len - 1 || pct > 100 || v[0] == '-')
             goto bad;
         n = percent(total, pct);
-    } else if (len > 0) {
+    } else if (len > 0 && k->bytes) {
         if (kiln_parse_size(v, &n) < 0 || n > INT64_MAX)
+            goto bad;
+    } else if (len > 0) {
+        n = strtoull(v, &end, 10);
+        if (errno || *end || v[0] == '-' || n > INT64_MAX)
             goto bad;
     } else {
         n = percent(total, KILN_SANDBOX_RESERVE_PERCENT);
-        if (n < KILN_SANDBOX_RESERVE_MIN)
-            n = KILN_SANDBOX_RESERVE_MIN;
+        if (n < k->min)
+            n = k->min;
     }
     *ret = n == 0 ? -1 : (int64_t)n;
     return 0;
 bad:
-    return kiln_error_set(err, KILN_E_INVALID,
-                          "%s='%s' is not a size or a percentage; give one such as 2GiB or 10%%, "
-                          "or 0 to keep no free space",
-                          KILN_SANDBOX_RESERVE_ENV, v);
+    return kiln_error_set(err, KILN_E_INVALID, "%s='%s' is not %s, or 0 to %s", k->env, v,
+                          k->example, k->none);
 }
 
 int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_sandbox_opts *ret,
@@ -75,11 +96,16 @@ int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_s
     int r = 0;
     if (!o->pids_max)
         r = pids_from_env(&ret->pids_max, err);
-    if (r < 0 || o->disk_reserve)
+    if (r < 0 || (o->disk_reserve && o->inode_reserve))
         return r;
     struct statvfs fs;
     if (statvfs(o->rootfs, &fs) < 0)
         return kiln_error_set_errno(err, -errno, "cannot look at the free space where '%s' lies",
                                     o->rootfs);
-    return reserve_from_env((uint64_t)fs.f_blocks * fs.f_frsize, &ret->disk_reserve, err);
+    if (!o->disk_reserve)
+        r = reserve_from_env(&disk, (uint64_t)fs.f_blocks * fs.f_frsize, &ret->disk_reserve, err);
+    if (r >= 0 && !o->inode_reserve) /* a filesystem that counts no inodes (btrfs) has none */
+        r = fs.f_files ? reserve_from_env(&inodes, fs.f_files, &ret->inode_reserve, err)
+                       : (ret->inode_reserve = -1, 0);
+    return r;
 }

@@ -14,7 +14,8 @@
 
 /* Processes and threads of one step (podman's default is 2048; Docker and BuildKit set none). */
 #define KILN_SANDBOX_PIDS_DEFAULT 4096
-/* Free space kept on the step's filesystem: the larger of these two. */
+/* Free space kept on the step's filesystem: the larger of these two (free inodes: the
+ * percentage alone). */
 #define KILN_SANDBOX_RESERVE_MIN     (1024LL * 1024 * 1024)
 #define KILN_SANDBOX_RESERVE_PERCENT 5
 /* How often a running step's processes and free space are looked at. */
@@ -22,13 +23,16 @@
 
 #define KILN_SANDBOX_PIDS_ENV    "KILN_RUN_PIDS_MAX"
 #define KILN_SANDBOX_RESERVE_ENV "KILN_RUN_DISK_RESERVE"
+#define KILN_SANDBOX_INODES_ENV  "KILN_RUN_INODE_RESERVE"
 
 /*
- * Copies o into ret with pids_max and disk_reserve resolved: the option
- * when set, else the environment (KILN_RUN_PIDS_MAX: a count, 0 for none;
- * KILN_RUN_DISK_RESERVE: a size such as 2GiB or a percentage such as 10%
- * of the filesystem holding o->rootfs, 0 for none), else the defaults.
- * Afterwards both are > 0, or -1 for no limit. KILN_E_INVALID for a
+ * Copies o into ret with pids_max, disk_reserve and inode_reserve resolved:
+ * the option when set, else the environment (KILN_RUN_PIDS_MAX: a count, 0
+ * for none; KILN_RUN_DISK_RESERVE: a size such as 2GiB or a percentage such
+ * as 10% of the filesystem holding o->rootfs, 0 for none;
+ * KILN_RUN_INODE_RESERVE: a count or a percentage of its inodes, 0 for
+ * none), else the defaults (inodes: none on a filesystem that counts
+ * none). Afterwards each is > 0, or -1 for no limit. KILN_E_INVALID for a
  * malformed variable.
  */
 int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_sandbox_opts *ret,

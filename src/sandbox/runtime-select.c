@@ -105,7 +105,8 @@ static int probe_once(const char *runtime, bool v1_view, const char *scratch,
                                             .timeout_ns = KILN_SANDBOX_PROBE_TIMEOUT_NS,
                                             .cancel_fd = -1,
                                             .pids_max = -1,
-                                            .disk_reserve = -1};
+                                            .disk_reserve = -1,
+                                            .inode_reserve = -1};
         const struct kiln_sandbox_container c = {
                 .runtime = runtime, .id = id, .bundle = dir, .log = log, .v1_view = v1_view};
         int code = 0;

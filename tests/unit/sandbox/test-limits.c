@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test-limits.c - a step's pids limit and disk reserve: defaults and the
- * environment, the spec's pids limit, the guard on a small tmpfs, and in
- * real runc a fork bomb and a disk fill stopped with an error naming the
- * limit. The runc cases skip when not root or runc / busybox is missing.
+ * test-limits.c - a step's pids limit, disk and inode reserves: defaults
+ * and the environment, the spec's pids limit, the guard on a small tmpfs,
+ * and in a real runtime a fork bomb, a disk fill and a step making empty
+ * files stopped with an error naming the limit. The runc cases skip when not root or runc / busybox
+ * is missing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +38,8 @@
 #include "base/banned.h"
 
 #define MIB      (1024LL * 1024)
-#define FS_SIZE  "size=64m"
+#define FS_SIZE  "size=64m,nr_inodes=4096"
+#define INODES   4096
 #define RESERVE  (24 * MIB)
 #define BUSYBOX  "/bin/busybox"
 #define BOMB_MAX 64
@@ -155,6 +157,26 @@ static void test_limits__defaults_and_env(void **state)
                     KILN_SANDBOX_RESERVE_ENV "=");
     }
     unsetenv(KILN_SANDBOX_RESERVE_ENV);
+
+    /* inodes: 5% by default, a count or a percentage, 0 for none */
+    unsetenv(KILN_SANDBOX_INODES_ENV);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.inode_reserve, INODES * 5 / 100);
+    setenv(KILN_SANDBOX_INODES_ENV, "1000", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.inode_reserve, 1000);
+    setenv(KILN_SANDBOX_INODES_ENV, "50%", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.inode_reserve, INODES / 2);
+    setenv(KILN_SANDBOX_INODES_ENV, "0", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.inode_reserve, -1);
+    for (size_t i = 0; i < 3; i++) {
+        setenv(KILN_SANDBOX_INODES_ENV, (const char *[]){"2GiB", "150%", "-5"}[i], 1);
+        expect_fail(kiln_sandbox_limits_resolve(&o, &got, &e), &e, KILN_E_INVALID,
+                    KILN_SANDBOX_INODES_ENV "=");
+    }
+    unsetenv(KILN_SANDBOX_INODES_ENV);
 }
 
 static void test_limits__spec_pids(void **state)
@@ -307,6 +329,22 @@ static void test_limits__disk_fill(void **state)
     free((char *)o.state_dir);
 }
 
+static void test_limits__inode_fill(void **state)
+{
+    struct fixture *f = *state;
+    if (!can_run(f, NULL))
+        LEAVE_OUT("a runtime, busybox-static or root is missing");
+    /* empty files until the filesystem's inodes run low: stopped at the reserve (5%: 204) */
+    const char *argv[] = {"/bin/sh", "-c", "i=0; while :; do : >/f$i || exit 3; i=$((i + 1)); done",
+                          NULL};
+    struct kiln_sandbox_opts o = run_opts(f, argv);
+    struct kiln_error *e = NULL;
+    int code = -1;
+    expect_fail(kiln_sandbox_run(&o, &code, &e), &e, KILN_E_LIMIT,
+                "inodes (files) free, under the reserve of 204");
+    free((char *)o.state_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +354,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_limits__fork_bomb_runc, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__fork_bomb_crun, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__disk_fill, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_limits__inode_fill, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
