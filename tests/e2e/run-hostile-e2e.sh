@@ -3,7 +3,8 @@
 # Hostile RUN steps end to end, on a busybox base image: WORKDIR and cd under
 # /proc/self/fd (the shape of CVE-2024-21626) never reach a host file and the
 # step sees no descriptor of the host; a fork bomb is stopped at the pids
-# limit and a disk fill at the disk reserve, each failing with a message that
+# limit, a disk fill at the disk reserve and an inode fill at the inode
+# reserve, each failing with a message that
 # names the limit, leaving no process and a data directory that builds again.
 # TAP output.
 set -uo pipefail
@@ -23,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export KILN_DATA_DIR=$tmp/data
-unset KILN_RUN_PIDS_MAX KILN_RUN_DISK_RESERVE
+unset KILN_RUN_PIDS_MAX KILN_RUN_DISK_RESERVE KILN_RUN_INODE_RESERVE
 base=$reg/fixture/base:1
 "$here/make-base-image.sh" "$tmp/base" "$base" >"$tmp/base.log" 2>&1 || skip_all "cannot build the base image: $(tail -1 "$tmp/base.log")"
 
@@ -135,5 +136,21 @@ check "a slower writer is killed before the disk is full" \
 
 dockerfile 'RUN echo again > /again && dd if=/dev/zero of=/some bs=1M count=8'
 if build --no-cache -o type=cacheonly "$ctx"; then ok "the data directory builds again after the slow fill"; else not_ok "the data directory builds again after the slow fill"; fi
+
+# --- inode fill: the inode reserve ---------------------------------------------
+# the same tmpfs with 20,000 inodes, 5,000 kept free
+if mount -o remount,nr_inodes=20000 "$small"; then
+  export KILN_RUN_INODE_RESERVE=5000
+  dockerfile 'RUN i=0; while :; do : >/f$i || exit 3; i=$((i + 1)); done'
+  build --no-cache -o type=cacheonly "$ctx"
+  rc=$?
+  check "empty files until the inodes run low fail the build, naming the inode reserve" \
+    bash -c "test $rc -ne 0 && grep -q 'inodes (files) free, under the reserve of 5000' '$tmp/out'"
+  dockerfile 'RUN echo after-inodes > /after-inodes'
+  if build --no-cache -o type=cacheonly "$ctx"; then ok "the data directory builds again after the inode fill"; else not_ok "the data directory builds again after the inode fill"; fi
+  unset KILN_RUN_INODE_RESERVE
+else
+  skip "this tmpfs cannot be remounted with an inode count"
+fi
 check "no container of kiln is left after the fills" test "$(containers)" -eq 0
 tap_end
