@@ -83,8 +83,10 @@ void kiln_cmd_build_help(void)
            "KILN_DATA_DIR (default /var/lib/kiln for root, else $XDG_DATA_HOME/kiln),\n"
            "KILN_CACHE_LIMIT (collect the cache down to a size such as 20GB after each build),\n"
            "KILN_INSECURE_REGISTRIES (host[:port],... spoken to over plain HTTP), DOCKER_HOST,\n"
-           "KILN_OCI_RUNTIME (as --oci-runtime), KILN_RUN_USERNS (HOSTID[:SIZE]: RUN steps in a\n"
-           "user namespace, their root the host's user HOSTID; local builder only).\n"
+           "KILN_OCI_RUNTIME (as --oci-runtime); for the local builder, RUN's sandbox:\n"
+           "KILN_RUN_USERNS (HOSTID[:SIZE]: steps in a user namespace, their root the host's\n"
+           "user HOSTID), KILN_RUN_MEMORY_MAX, KILN_RUN_PIDS_MAX, KILN_RUN_DISK_RESERVE,\n"
+           "KILN_RUN_INODE_RESERVE (limits), KILN_RUN_SECCOMP.\n"
            "\n"
            "Exit status: 0 built, 1 the build failed, 2 the command line is wrong.\n");
 }

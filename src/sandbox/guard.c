@@ -28,39 +28,65 @@ static bool read_small(const char *path, char *buf, size_t size)
     return true;
 }
 
-char *kiln_sandbox_pids_cgroup(pid_t pid, bool *ret_v1)
+/* Whether the comma-separated list [list, end) holds `name`. */
+static bool listed(const char *list, const char *end, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p < end; p += strcspn(p, ",:") + 1)
+        if ((size_t)(strcspn(p, ",:")) == n && strncmp(p, name, n) == 0)
+            return true;
+    return false;
+}
+
+char *kiln_sandbox_cgroup_of(pid_t pid, const char *controller, bool *ret_v1)
 {
     char text[4096];
     _cleanup_free_ char *proc = kiln_xasprintf("/proc/%d/cgroup", (int)pid);
     if (!read_small(proc, text, sizeof(text)))
         return NULL;
-    const char *v1 = strstr(text, ":pids:"), *v2 = strstr(text, "0::");
-    if (v1 || (v2 && (v2 == text || v2[-1] == '\n'))) {
-        const char *path = v1 ? v1 + 6 : v2 + 3;
-        if (ret_v1)
-            *ret_v1 = v1 != NULL;
-        return kiln_xstrndup(path, strcspn(path, "\n"));
+    const char *v2 = NULL;
+    for (const char *line = text; *line;
+         line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+        const char *ctrls = strchr(line, ':'), *path = ctrls ? strchr(ctrls + 1, ':') : NULL;
+        if (!path || path > line + strcspn(line, "\n"))
+            continue;
+        if (path == ctrls + 1 && strncmp(line, "0:", 2) == 0)
+            v2 = path + 1;
+        else if (listed(ctrls + 1, path, controller)) {
+            if (ret_v1)
+                *ret_v1 = true;
+            return kiln_xstrndup(path + 1, strcspn(path + 1, "\n"));
+        }
     }
-    return NULL;
+    if (!v2)
+        return NULL;
+    if (ret_v1)
+        *ret_v1 = false;
+    return kiln_xstrndup(v2, strcspn(v2, "\n"));
 }
 
-/* pids.events of the cgroup of the process in pid_file; NULL while the file or the process is not
- * there. */
-static char *pids_events_path(const char *pid_file)
+/* A file of the `controller` cgroup of the process in pid_file (v1_file under cgroup v1, v2_file
+ * under v2); NULL while the file or the process is not there. */
+static char *cgroup_file(const char *pid_file, const char *controller, const char *v1_file,
+                         const char *v2_file)
 {
     char text[32];
     if (!read_small(pid_file, text, sizeof(text)))
         return NULL;
     bool v1 = false;
-    _cleanup_free_ char *cg = kiln_sandbox_pids_cgroup((pid_t)strtol(text, NULL, 10), &v1);
-    return cg ? kiln_xasprintf("/sys/fs/cgroup%s%s/pids.events", v1 ? "/pids" : "", cg) : NULL;
+    _cleanup_free_ char *cg =
+            kiln_sandbox_cgroup_of((pid_t)strtol(text, NULL, 10), controller, &v1);
+    if (!cg)
+        return NULL;
+    return v1 ? kiln_xasprintf("/sys/fs/cgroup/%s%s/%s", controller, cg, v1_file)
+              : kiln_xasprintf("/sys/fs/cgroup%s/%s", cg, v2_file);
 }
 
 void kiln_sandbox_guard_init(struct kiln_sandbox_guard *g, const struct kiln_sandbox_opts *o,
                              const char *pid_file, int64_t now_ns)
 {
     *g = (struct kiln_sandbox_guard){.o = o};
-    if (o->pids_max > 0)
+    if (o->pids_max > 0 || o->memory_max > 0)
         g->pid_file = kiln_xstrdup(pid_file);
     if (g->pid_file || o->disk_reserve > 0 || o->inode_reserve > 0)
         g->next_ns = now_ns;
@@ -70,15 +96,16 @@ void kiln_sandbox_guard_release(struct kiln_sandbox_guard *g)
 {
     free(g->pid_file);
     free(g->pids_events);
-    g->pid_file = g->pids_events = NULL;
+    free(g->oom_events);
+    g->pid_file = g->pids_events = g->oom_events = NULL;
 }
 
-/* Forks the cgroup refused at its limit ("max N" of pids.events); 0 when it cannot be read. */
-static long long pids_refused(const char *path)
+/* The counter `key` ("max ", "oom_kill ") of a cgroup's events file; 0 when it cannot be read. */
+static long long counter(const char *path, const char *key)
 {
-    char text[256];
-    const char *max = read_small(path, text, sizeof(text)) ? strstr(text, "max ") : NULL;
-    return max ? strtoll(max + 4, NULL, 10) : 0;
+    char text[1024];
+    const char *at = read_small(path, text, sizeof(text)) ? strstr(text, key) : NULL;
+    return at ? strtoll(at + strlen(key), NULL, 10) : 0;
 }
 
 bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool force)
@@ -88,10 +115,16 @@ bool kiln_sandbox_guard_check(struct kiln_sandbox_guard *g, int64_t now_ns, bool
     if (!g->next_ns || (!force && now_ns < g->next_ns))
         return false;
     g->next_ns = now_ns + KILN_SANDBOX_GUARD_NS;
-    if (g->pid_file && !g->pids_events)
-        g->pids_events = pids_events_path(g->pid_file);
-    if (g->pids_events && pids_refused(g->pids_events) > 0)
+    if (g->o->pids_max > 0 && !g->pids_events) /* forks refused at the limit: "max N" */
+        g->pids_events = cgroup_file(g->pid_file, "pids", "pids.events", "pids.events");
+    if (g->pids_events && counter(g->pids_events, "max ") > 0)
         g->hit = KILN_SANDBOX_HIT_PIDS;
+    if (g->o->memory_max > 0 && !g->oom_events) /* processes the kernel killed at the limit */
+        g->oom_events = cgroup_file(g->pid_file, "memory", "memory.oom_control", "memory.events");
+    long long kills = g->oom_events ? counter(g->oom_events, "oom_kill ") : 0;
+    if (kills > g->oom_kills) /* not a hit: the kernel's kill is the limit, as in Docker; a
+                                 cgroup gone (the step ended) reads as 0 */
+        g->oom_kills = kills;
     struct statvfs fs;
     bool watch_fs = g->o->disk_reserve > 0 || g->o->inode_reserve > 0;
     if (!g->hit && watch_fs && statvfs(g->o->rootfs, &fs) == 0) {
@@ -133,4 +166,16 @@ int kiln_sandbox_guard_error(const struct kiln_sandbox_guard *g, struct kiln_err
                           "%s kept free on the filesystem holding the build; free space, or change "
                           "the reserve with %s",
                           what, left, reserve, KILN_SANDBOX_RESERVE_ENV);
+}
+
+int kiln_sandbox_guard_oom_error(const struct kiln_sandbox_guard *g, int exit_code,
+                                 struct kiln_error **err)
+{
+    char limit[KILN_HUMAN_SIZE_MAX];
+    kiln_human_size((uint64_t)g->o->memory_max, limit);
+    return kiln_error_set(err, KILN_E_LIMIT,
+                          "'%s' ran out of memory: the kernel killed a process of the step at its "
+                          "memory limit of %s, and the step failed (exit code: %d); raise the "
+                          "limit with %s if the step needs more",
+                          g->o->argv[0], limit, exit_code, KILN_SANDBOX_MEMORY_ENV);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "base/human.h"
 
@@ -39,26 +40,40 @@ static uint64_t percent(uint64_t total, uint64_t pct)
     return total / 100 * pct + total % 100 * pct / 100;
 }
 
-/* What one reserve is counted in: bytes (a size such as 2GiB) or inodes (a count). */
-struct reserve_kind {
+/* What one amount is counted in: bytes (a size such as 2GiB) or inodes (a count). */
+struct amount_kind {
     const char *env;
     bool bytes;
-    uint64_t min; /* the default's floor */
+    unsigned default_percent; /* of the total, when the variable is unset; 0: none */
+    uint64_t min;             /* the default's floor */
     const char *example, *none;
 };
 
-static const struct reserve_kind disk = {KILN_SANDBOX_RESERVE_ENV, true, KILN_SANDBOX_RESERVE_MIN,
-                                         "a size or a percentage; give one such as 2GiB or 10%",
-                                         "keep no free space"};
-static const struct reserve_kind inodes = {KILN_SANDBOX_INODES_ENV, false, 0,
-                                           "a count or a percentage; give one such as 100000 or "
-                                           "10%",
-                                           "keep no inodes free"};
+static const struct amount_kind disk = {KILN_SANDBOX_RESERVE_ENV,
+                                        true,
+                                        KILN_SANDBOX_RESERVE_PERCENT,
+                                        KILN_SANDBOX_RESERVE_MIN,
+                                        "a size or a percentage; give one such as 2GiB or 10%",
+                                        "keep no free space"};
+static const struct amount_kind inodes = {KILN_SANDBOX_INODES_ENV,
+                                          false,
+                                          KILN_SANDBOX_RESERVE_PERCENT,
+                                          0,
+                                          "a count or a percentage; give one such as 100000 or "
+                                          "10%",
+                                          "keep no inodes free"};
+static const struct amount_kind memory = {KILN_SANDBOX_MEMORY_ENV,
+                                          true,
+                                          0,
+                                          0,
+                                          "a size or a percentage of the builder's memory; give "
+                                          "one such as 4GiB or 50%",
+                                          "set no limit"};
 
 /* A percentage "N%" of total, or an amount; unset: the default percentage (at least k->min); 0
  * gives -1 (none). */
-static int reserve_from_env(const struct reserve_kind *k, uint64_t total, int64_t *ret,
-                            struct kiln_error **err)
+static int amount_from_env(const struct amount_kind *k, uint64_t total, int64_t *ret,
+                           struct kiln_error **err)
 {
     const char *v = getenv(k->env);
     uint64_t n;
@@ -78,8 +93,8 @@ static int reserve_from_env(const struct reserve_kind *k, uint64_t total, int64_
         if (errno || *end || v[0] == '-' || n > INT64_MAX)
             goto bad;
     } else {
-        n = percent(total, KILN_SANDBOX_RESERVE_PERCENT);
-        if (n < k->min)
+        n = percent(total, k->default_percent);
+        if (n < k->min && k->default_percent)
             n = k->min;
     }
     *ret = n == 0 ? -1 : (int64_t)n;
@@ -96,6 +111,10 @@ int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_s
     int r = 0;
     if (!o->pids_max)
         r = pids_from_env(&ret->pids_max, err);
+    if (r >= 0 && !o->memory_max)
+        r = amount_from_env(&memory,
+                            (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE),
+                            &ret->memory_max, err);
     if (r < 0 || (o->disk_reserve && o->inode_reserve))
         return r;
     struct statvfs fs;
@@ -103,9 +122,9 @@ int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_s
         return kiln_error_set_errno(err, -errno, "cannot look at the free space where '%s' lies",
                                     o->rootfs);
     if (!o->disk_reserve)
-        r = reserve_from_env(&disk, (uint64_t)fs.f_blocks * fs.f_frsize, &ret->disk_reserve, err);
+        r = amount_from_env(&disk, (uint64_t)fs.f_blocks * fs.f_frsize, &ret->disk_reserve, err);
     if (r >= 0 && !o->inode_reserve) /* a filesystem that counts no inodes (btrfs) has none */
-        r = fs.f_files ? reserve_from_env(&inodes, fs.f_files, &ret->inode_reserve, err)
+        r = fs.f_files ? amount_from_env(&inodes, fs.f_files, &ret->inode_reserve, err)
                        : (ret->inode_reserve = -1, 0);
     return r;
 }

@@ -24,15 +24,19 @@
 #define KILN_SANDBOX_PIDS_ENV    "KILN_RUN_PIDS_MAX"
 #define KILN_SANDBOX_RESERVE_ENV "KILN_RUN_DISK_RESERVE"
 #define KILN_SANDBOX_INODES_ENV  "KILN_RUN_INODE_RESERVE"
+#define KILN_SANDBOX_MEMORY_ENV  "KILN_RUN_MEMORY_MAX"
 
 /*
- * Copies o into ret with pids_max, disk_reserve and inode_reserve resolved:
+ * Copies o into ret with pids_max, memory_max, disk_reserve and
+ * inode_reserve resolved:
  * the option when set, else the environment (KILN_RUN_PIDS_MAX: a count, 0
  * for none; KILN_RUN_DISK_RESERVE: a size such as 2GiB or a percentage such
  * as 10% of the filesystem holding o->rootfs, 0 for none;
  * KILN_RUN_INODE_RESERVE: a count or a percentage of its inodes, 0 for
- * none), else the defaults (inodes: none on a filesystem that counts
- * none). Afterwards each is > 0, or -1 for no limit. KILN_E_INVALID for a
+ * none; KILN_RUN_MEMORY_MAX: a size, or a percentage of the builder's
+ * memory, 0 for none), else the defaults (inodes: none on a filesystem
+ * that counts none; memory: none, as BuildKit). Afterwards each is > 0,
+ * or -1 for no limit. KILN_E_INVALID for a
  * malformed variable.
  */
 int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_sandbox_opts *ret,

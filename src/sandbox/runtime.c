@@ -251,6 +251,8 @@ static int finish(struct watch *w, int *ret_exit_code, struct kiln_error **err)
         return kiln_error_set(err, KILN_E_CANCELLED,
                               "'%s' was killed because the build was cancelled", w->o->argv[0]);
     int code = WIFEXITED(w->status) ? WEXITSTATUS(w->status) : 128 + WTERMSIG(w->status);
+    if (code != 0 && w->guard.oom_kills > 0)
+        return kiln_sandbox_guard_oom_error(&w->guard, code, err);
     if (code != 0) {
         _cleanup_free_ char *msg = logged_error(w->c->log);
         if (msg)

@@ -110,7 +110,7 @@ static char *cgroups_path(const char *runtime, const char *id)
     const char *base = strrchr(runtime, '/');
     if (strcmp(base ? base + 1 : runtime, "crun") != 0)
         return NULL;
-    _cleanup_free_ char *own = kiln_sandbox_pids_cgroup(getpid(), NULL);
+    _cleanup_free_ char *own = kiln_sandbox_cgroup_of(getpid(), "pids", NULL);
     if (!own)
         return NULL;
     return kiln_xasprintf("%s/%s", strcmp(own, "/") == 0 ? "" : own, id);

@@ -56,8 +56,9 @@ struct kiln_sandbox_opts {
     int64_t pids_max;      /* 0: KILN_RUN_PIDS_MAX or 4096; -1: none (limits.h) */
     int64_t disk_reserve;  /* bytes kept free where rootfs lies; 0: KILN_RUN_DISK_RESERVE or
                               max(1 GiB, 5%); -1: none */
-    int64_t inode_reserve; /* inodes kept free there; 0: KILN_RUN_INODE_RESERVE or 5%; -1: none.
-                              Past any limit: KILN_E_LIMIT */
+    int64_t inode_reserve; /* inodes kept free there; 0: KILN_RUN_INODE_RESERVE or 5%; -1: none */
+    int64_t memory_max;    /* bytes of memory; 0: KILN_RUN_MEMORY_MAX or none; -1: none. Past any
+                              limit: KILN_E_LIMIT */
     /* a user namespace for the step (userns.h), NULL: none. rootfs must then be mounted
        through it (kiln_mount_state_mapped); other bind sources are idmapped here */
     const struct kiln_sandbox_userns *userns;

@@ -160,6 +160,9 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
     }
     if (o->cgroups_path)
         json_object_set_new(lx, "cgroupsPath", json_string(o->cgroups_path));
+    if (o->memory_max > 0) /* the kernel kills a process at it; the guard stops the step */
+        json_object_set_new(json_object_get(lx, "resources"), "memory",
+                            json_pack("{s:I}", "limit", (json_int_t)o->memory_max));
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */
         json_object_set_new(json_object_get(lx, "resources"), "pids",
                             json_pack("{s:I}", "limit", (json_int_t)o->pids_max));

@@ -177,6 +177,22 @@ static void test_limits__defaults_and_env(void **state)
                     KILN_SANDBOX_INODES_ENV "=");
     }
     unsetenv(KILN_SANDBOX_INODES_ENV);
+
+    /* memory: none by default (as BuildKit), a size or a percentage of the machine's */
+    unsetenv(KILN_SANDBOX_MEMORY_ENV);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.memory_max, -1);
+    setenv(KILN_SANDBOX_MEMORY_ENV, "64MiB", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.memory_max, 64 * MIB);
+    setenv(KILN_SANDBOX_MEMORY_ENV, "50%", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    int64_t ram = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    assert_true(got.memory_max >= ram / 2 - 100 && got.memory_max <= ram / 2 + 100);
+    setenv(KILN_SANDBOX_MEMORY_ENV, "lots", 1);
+    expect_fail(kiln_sandbox_limits_resolve(&o, &got, &e), &e, KILN_E_INVALID,
+                KILN_SANDBOX_MEMORY_ENV "='lots'");
+    unsetenv(KILN_SANDBOX_MEMORY_ENV);
 }
 
 static void test_limits__spec_pids(void **state)
@@ -345,6 +361,43 @@ static void test_limits__inode_fill(void **state)
     free((char *)o.state_dir);
 }
 
+static void test_limits__memory(void **state)
+{
+    struct fixture *f = *state;
+    if (!can_run(f, NULL))
+        LEAVE_OUT("a runtime, busybox-static or root is missing");
+    /* dd's 128 MiB buffer under a 32 MiB limit: the kernel kills dd; the step fails on it after the
+     * guard's look, and its error names the limit */
+    const char *argv[] = {"/bin/sh", "-c",
+                          "dd if=/dev/zero of=/dev/null bs=128M count=1 || { sleep 0.3; exit 7; }",
+                          NULL};
+    struct kiln_sandbox_opts o = run_opts(f, argv);
+    o.memory_max = 32 * MIB;
+    struct kiln_error *e = NULL;
+    int code = -1;
+    expect_fail(kiln_sandbox_run(&o, &code, &e), &e, KILN_E_LIMIT,
+                "ran out of memory: the kernel killed a process of the step at its memory limit "
+                "of 33.55MB, and the step failed (exit code: 7)");
+    free((char *)o.state_dir);
+
+    /* a step that lives on after the kill passes, as under Docker's limit */
+    const char *lives[] = {"/bin/sh", "-c",
+                           "dd if=/dev/zero of=/dev/null bs=128M count=1; sleep 0.3; echo on",
+                           NULL};
+    o = run_opts(f, lives);
+    o.memory_max = 32 * MIB;
+    expect_ok(kiln_sandbox_run(&o, &code, &e), &e);
+    assert_int_equal(code, 0);
+    free((char *)o.state_dir);
+
+    const char *small[] = {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=4M count=1", NULL};
+    o = run_opts(f, small);
+    o.memory_max = 32 * MIB;
+    expect_ok(kiln_sandbox_run(&o, &code, &e), &e);
+    assert_int_equal(code, 0);
+    free((char *)o.state_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +408,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_limits__fork_bomb_crun, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__disk_fill, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__inode_fill, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_limits__memory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
