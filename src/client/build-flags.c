@@ -326,7 +326,8 @@ SETTER(set_secret)
     return r;
 }
 
-/* buildx's --ssh default|ID[=SOCKET]: an agent socket (key files are not supported). */
+/* buildx's --ssh default|ID[=SOCKET|KEYFILE]: an agent socket, or a private key file that an
+ * agent of kiln's will hold for the build (ssh-keys.h). */
 SETTER(set_ssh)
 {
     const char *eq = strchr(v, '=');
@@ -347,11 +348,9 @@ SETTER(set_ssh)
     struct stat st;
     if (stat(path, &st) < 0)
         return kiln_error_set_errno(err, -errno, "--ssh %s: '%s'", id, path);
-    if (!S_ISSOCK(st.st_mode))
+    if (!S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode))
         return kiln_error_set(err, KILN_E_INVALID,
-                              "--ssh %s: '%s' is not an agent socket (key files are not supported "
-                              "yet: add the key to ssh-agent and use --ssh %s)",
-                              id, path, id);
+                              "--ssh %s: '%s' is neither an agent socket nor a key file", id, path);
     char *abs = realpath(path, NULL);
     if (!abs)
         return kiln_error_set_errno(err, -errno, "--ssh %s: '%s'", id, path);
@@ -361,7 +360,9 @@ SETTER(set_ssh)
                               KILN_BUILD_FLAG_VALUES_MAX);
     }
     req->ssh = kiln_xrealloc(req->ssh, (req->n_ssh + 1) * sizeof(*req->ssh));
-    req->ssh[req->n_ssh++] = (struct kiln_build_ssh){.id = TAKE_PTR(id), .socket = abs};
+    req->ssh[req->n_ssh++] = S_ISSOCK(st.st_mode)
+                                     ? (struct kiln_build_ssh){.id = TAKE_PTR(id), .socket = abs}
+                                     : (struct kiln_build_ssh){.id = TAKE_PTR(id), .key_file = abs};
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "data-dir.h"
 #include "engine/docker-host.h"
 #include "registry/registry.h"
+#include "ssh-keys.h"
 
 #include "base/banned.h"
 
@@ -62,9 +63,10 @@ void kiln_cmd_build_help(void)
            "\"id=ID,src=FILE\"\n"
            "                                 or \"id=ID,env=VAR\"); never in the image, cache or "
            "logs\n"
-           "      --ssh stringArray          SSH agent socket for RUN --mount=type=ssh (format: "
-           "\"default\"\n"
-           "                                 or \"ID=SOCKET\"; local builder only)\n"
+           "      --ssh stringArray          SSH agent socket or key for RUN --mount=type=ssh "
+           "(format:\n"
+           "                                 \"default\", \"ID=SOCKET\" or \"ID=KEYFILE\"; local\n"
+           "                                 builder only)\n"
            "  -q, --quiet                    Suppress the build output and print image ID on "
            "success\n"
            "  -t, --tag stringArray          Name and optionally a tag (format: "
@@ -129,7 +131,7 @@ static int report(const struct kiln_build_cli *cli, const struct kiln_build_resu
     return KILN_EXIT_OK;
 }
 
-static int run_local(const struct kiln_build_request *req, const struct kiln_build_cli *cli)
+static int run_local(struct kiln_build_request *req, const struct kiln_build_cli *cli)
 {
     struct kiln_build_env env = {0};
     _cleanup_strv_ struct kiln_strv insecure = KILN_STRV_INIT;
@@ -144,7 +146,11 @@ static int run_local(const struct kiln_build_request *req, const struct kiln_bui
     env.progress = kiln_progress_new(cli->progress, stderr);
     struct kiln_build_result res = {0};
     struct kiln_error *e = NULL;
-    int r = kiln_build_run(req, &env, &res, &e);
+    struct kiln_ssh_keys *keys = NULL;
+    int r = kiln_ssh_keys_start(req, &keys, &e); /* --ssh ID=KEYFILE: an agent of ours */
+    if (r >= 0)
+        r = kiln_build_run(req, &env, &res, &e);
+    kiln_ssh_keys_stop(keys);
     kiln_progress_free(env.progress);
     if (r < 0) {
         kiln_build_print_failure(req, e, r);

@@ -60,6 +60,7 @@ void kiln_build_request_release(struct kiln_build_request *req)
     for (size_t i = 0; i < req->n_ssh; i++) {
         free(req->ssh[i].id);
         free(req->ssh[i].socket);
+        free(req->ssh[i].key_file);
     }
     free(req->ssh);
     *req = (struct kiln_build_request){0};

@@ -56,8 +56,9 @@ struct kiln_build_secret {
 
 /* An SSH agent forwarded to RUN --mount=type=ssh (--ssh): the client's socket. */
 struct kiln_build_ssh {
-    char *id;     /* "default" for --ssh default */
-    char *socket; /* absolute path of the agent's socket */
+    char *id;       /* "default" for --ssh default */
+    char *socket;   /* absolute path of the agent's socket; for a key file, its own agent's */
+    char *key_file; /* --ssh ID=KEYFILE: the key's absolute path (an agent of kiln's holds it) */
 };
 
 struct kiln_build_request {

@@ -112,6 +112,11 @@ int kiln_run_ssh(struct kiln_op_ctx *ctx, const struct kiln_df_mount *mt, const 
                               mt->id, mt->id, mt->id);
     if (!a)
         return 0;
+    if (!a->socket) /* a key file the client did not hand to an agent (ssh-keys.h) */
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "ssh key '%s': '%s' is held by no agent; this builder takes "
+                              "agent sockets only",
+                              mt->id, a->key_file);
     struct stat st;
     if (stat(a->socket, &st) < 0 || !S_ISSOCK(st.st_mode))
         return kiln_error_set(err, KILN_E_NOTFOUND,

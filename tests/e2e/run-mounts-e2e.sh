@@ -213,6 +213,14 @@ check "a USER app step reaches the agent through a socket with uid=1000" test "$
 check "a USER app step cannot use a root 0600 socket (BuildKit's default)" grep -q "Permission denied" "$r/home/app/refused"
 check "no socket left in the image" test ! -e "$r/run/buildkit/ssh_agent.0" -a ! -e "$r/tmp/agent"
 check "the host's socket path is not in the image config" bash -c "! grep -qa -- '$tmp/agent.sock' '$tmp/h1.config'"
+# --ssh ID=KEYFILE: an agent of kiln's holds the key for the build, and is gone after it
+if SSH_AUTH_SOCK= oci_build "$tmp/h2" --ssh "default=$tmp/id_e2e" "$sctx"; then ok "--ssh default=KEYFILE"; else not_ok "--ssh default=KEYFILE"; fi
+check "the step reaches the key file's agent: one key, its comment" test "$(tr '\n' ' ' <"$tmp/h2/rootfs/keys")" = "1 kiln-e2e-key "
+check "no agent of kiln's is left after the build" bash -c "! pgrep -f 'ssh-agen[t] -D -a .*/kiln-ssh-'"
+ssh-keygen -q -t ed25519 -N 'a passphrase' -C locked -f "$tmp/id_locked"
+setsid -w "$kiln" build --progress=plain -o type=cacheonly --ssh "default=$tmp/id_locked" "$sctx" </dev/null >"$tmp/out" 2>&1
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "ssh-add could not load the key" "$tmp/out"; then ok "a key with a passphrase, without a terminal, fails the build saying so"; else not_ok "a key with a passphrase, without a terminal, fails the build saying so (exit $rc)"; fi
 printf 'FROM %s\nRUN --mount=type=ssh,required true\n' "$base" >"$sctx/Dockerfile.required"
 build -o type=cacheonly -f "$sctx/Dockerfile.required" "$sctx"
 rc=$?
