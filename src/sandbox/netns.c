@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "helper-spawn.h"
+#include "netns-egress.h"
 
 #include "base/banned.h"
 
@@ -195,6 +196,8 @@ int kiln_sandbox_netns_open(struct kiln_sandbox_netns *ret, int cancel_fd, struc
         return ns.fd;
     snprintf(ns.path, sizeof(ns.path), "/proc/%d/fd/%d", (int)getpid(), ns.fd);
     int r = start_slirp(&ns, cancel_fd, err);
+    if (r >= 0) /* before the step starts: slirp4netns itself sends nothing */
+        r = kiln_sandbox_egress_deny(ns.path, err);
     if (r < 0) {
         kiln_sandbox_netns_close(&ns);
         return r;

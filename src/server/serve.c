@@ -27,6 +27,7 @@
 #include "db.h"
 #include "kiln-version.h"
 #include "ratelimit.h"
+#include "sandbox/netns-egress.h"
 #include "sandbox/runtime-select.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/userns.h"
@@ -60,6 +61,8 @@ static void usage(FILE *f)
             "Environment: KILN_INSECURE_REGISTRIES (host[:port],... builds push to and pull\n"
             "from over plain HTTP, besides loopback), KILND_DATA, KILN_OCI_RUNTIME,\n"
             "KILN_RUN_SECCOMP (unconfined: RUN steps without the seccomp filter),\n"
+            "KILN_RUN_EGRESS_DENY (IPv4 ranges RUN's default network never reaches, default\n"
+            "169.254.0.0/16,100.100.100.200/32: cloud instance metadata; none: no rule),\n"
             "KILN_RUN_PIDS_MAX, KILN_RUN_MEMORY_MAX, KILN_RUN_DISK_RESERVE,\n"
             "KILN_RUN_INODE_RESERVE (RUN's limits),\n"
             "KILN_RUN_USERNS (HOSTID[:SIZE]: RUN steps in a user namespace, their root the\n"
@@ -184,6 +187,13 @@ static int userns(struct kiln_error **err)
     return r < 0 ? r : 0;
 }
 
+/* KILN_RUN_EGRESS_DENY, which the workers inherit: a malformed one would fail every RUN. */
+static int egress(struct kiln_error **err)
+{
+    _cleanup_free_ char *rules = NULL;
+    return kiln_sandbox_egress_rules(&rules, err);
+}
+
 /* Builds a kilnd stopped without finishing are failed, and their logs say so. */
 static void recover(struct kilnd *app)
 {
@@ -269,6 +279,8 @@ static int run(const struct opts *o, struct kilnd *app)
         r = kiln_sandbox_seccomp_check(&e); /* a misspelt value would fail every RUN */
     if (r >= 0)
         r = userns(&e);
+    if (r >= 0)
+        r = egress(&e);
     if (r >= 0)
         r = kilnd_db_open(o->data, &app->db, &e);
     if (r < 0) {

@@ -89,6 +89,19 @@ check "the default network does not reach the host's 127.0.0.1" bash -c "! grep 
 check "the default network has lo and tap0 (10.0.2.100/24)" grep -q "LINKS: lo tap0" "$tmp/out"
 check "its resolv.conf names a resolver and no loopback one" grep -q RESOLVER-OK "$tmp/out"
 
+# instance metadata (169.254.169.254) is denied by default; KILN_RUN_EGRESS_DENY names other ranges
+printf 'FROM %s\nRUN (timeout 5 wget -q -O - http://169.254.169.254/latest/meta-data/ 2>&1; echo "exit $?") | sed "s/^/META: /"\n' "$base" >"$ctx/Dockerfile.meta"
+build -f "$ctx/Dockerfile.meta" "$ctx"
+check "the default network refuses the instance metadata address at once (No route to host)" \
+  grep -q "META: .*169.254.169.254.*No route to host" "$tmp/out"
+cp "$tmp/www-$addr.log" "$tmp/www-$addr.log.before"
+printf 'FROM %s\nRUN timeout 5 wget -q -O - http://%s:%s/marker 2>&1 | sed "s/^/DENIED: /"\n' "$base" "$addr" "$eport" >"$ctx/Dockerfile.deny"
+KILN_RUN_EGRESS_DENY=$addr/32 build -f "$ctx/Dockerfile.deny" "$ctx"
+check "KILN_RUN_EGRESS_DENY=$addr/32 keeps the step from the host's address, and the server sees nothing" \
+  bash -c "grep -q 'DENIED: .*No route to host' '$tmp/out' && cmp -s '$tmp/www-$addr.log' '$tmp/www-$addr.log.before'"
+KILN_RUN_EGRESS_DENY=10.0.0.0/33 build -f "$ctx/Dockerfile.deny" "$ctx"
+check "a malformed KILN_RUN_EGRESS_DENY fails the build, naming it" grep -q "KILN_RUN_EGRESS_DENY='10.0.0.0/33' is not a list of IPv4 ranges" "$tmp/out"
+
 cat >"$ctx/Dockerfile.none" <<EOF
 FROM $base
 RUN --network=none test "\$(ls /sys/class/net)" = lo && printf '%s-%s\n' ONLY LO

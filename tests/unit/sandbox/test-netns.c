@@ -35,6 +35,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "sandbox/netfiles.h"
+#include "sandbox/netns-egress.h"
 #include "sandbox/netns-spare.h"
 #include "sandbox/netns.h"
 #include "sandbox/spec.h"
@@ -426,6 +427,67 @@ static void test_netns__resolv_for_the_default_network(void **state)
     kiln_buf_release(&b);
 }
 
+/* KILN_RUN_EGRESS_DENY: read as IPv4 CIDRs, none, or the default (the metadata ranges). */
+static void test_netns__egress_rules(void **state)
+{
+    (void)state;
+    char *rules = NULL;
+    struct kiln_error *e = NULL;
+    unsetenv(KILN_SANDBOX_EGRESS_ENV);
+    assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), 0);
+    assert_non_null(strstr(rules, "169.254.0.0/16, 100.100.100.200/32"));
+    assert_non_null(strstr(rules, "reject"));
+    free(rules);
+    static const char *const none[] = {"none", ""};
+    for (size_t i = 0; i < 2; i++) {
+        setenv(KILN_SANDBOX_EGRESS_ENV, none[i], 1);
+        assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), 0);
+        assert_null(rules);
+    }
+    static const char *const bad[] = {"bogus", "10.0.0.1", "10.0.0.0/33", "fd00::/8", "1.2.3.4/8,"};
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        setenv(KILN_SANDBOX_EGRESS_ENV, bad[i], 1);
+        assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), KILN_E_INVALID);
+        if (!strstr(e->message, KILN_SANDBOX_EGRESS_ENV) || !strstr(e->message, "CIDR"))
+            fail_msg("'%s': %s", bad[i], e->message);
+        kiln_error_free(e);
+        e = NULL;
+    }
+    unsetenv(KILN_SANDBOX_EGRESS_ENV);
+}
+
+/* A denied range is out of reach of the namespace; the same address is reached without it. */
+static void test_netns__denied_range_is_unreachable(void **state)
+{
+    (void)state;
+    need_root_and_slirp();
+    char addr[INET_ADDRSTRLEN];
+    if (!host_address(addr)) {
+        print_message("the host has no non-loopback IPv4 address\n");
+        skip();
+    }
+    uint16_t port;
+    int ext = listen_on(addr, &port);
+    _cleanup_free_ char *deny = kiln_xasprintf("%s/32", addr);
+    setenv(KILN_SANDBOX_EGRESS_ENV, deny, 1);
+    struct kiln_sandbox_netns ns;
+    struct kiln_error *err = NULL;
+    int r = kiln_sandbox_netns_open(&ns, -1, &err);
+    unsetenv(KILN_SANDBOX_EGRESS_ENV);
+    if (r < 0)
+        fail_msg("open with %s=%s: %s", KILN_SANDBOX_EGRESS_ENV, deny, kiln_error_message(err, r));
+    if (reaches(ns.fd, ext, addr, port))
+        fail_msg("the namespace reached %s:%u, which %s denies", addr, port,
+                 KILN_SANDBOX_EGRESS_ENV);
+    kiln_sandbox_netns_close(&ns);
+    assert_int_equal(kiln_sandbox_netns_open(&ns, -1, &err), 0); /* the default: reached */
+    if (!reaches(ns.fd, ext, addr, port))
+        fail_msg("the namespace does not reach %s:%u without the rule", addr, port);
+    kiln_sandbox_netns_close(&ns);
+    close(ext);
+    assert_int_equal(slirp_children_after_close(), 0);
+}
+
 /* Each step's namespace is made while the previous step runs, and is never handed out twice. */
 static void test_netns__spare_is_made_ahead_and_never_reused(void **state)
 {
@@ -463,6 +525,8 @@ int main(void)
             cmocka_unit_test(test_netns__slirp_failing_is_reported_with_its_message),
             cmocka_unit_test(test_netns__spec_joins_the_namespace),
             cmocka_unit_test(test_netns__resolv_for_the_default_network),
+            cmocka_unit_test(test_netns__egress_rules),
+            cmocka_unit_test(test_netns__denied_range_is_unreachable),
             cmocka_unit_test(test_netns__spare_is_made_ahead_and_never_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
