@@ -7,27 +7,37 @@
  */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "base/error.h"
 
 /* The denied IPv4 ranges, comma-separated CIDRs; "none" (or empty) denies nothing. */
 #define KILN_SANDBOX_EGRESS_ENV     "KILN_RUN_EGRESS_DENY"
 #define KILN_SANDBOX_EGRESS_DEFAULT "169.254.0.0/16,100.100.100.200/32"
-/* Bytes of nft's own output kept to report why it failed. */
-#define KILN_SANDBOX_EGRESS_LOG_MAX 1024
+/* Ranges one variable may name. */
+#define KILN_SANDBOX_EGRESS_MAX 64
+
+struct kiln_sandbox_egress {
+    size_t n;
+    struct {
+        uint32_t addr; /* network byte order, host bits cleared */
+        uint8_t bits;
+    } v[KILN_SANDBOX_EGRESS_MAX];
+};
 
 /*
- * The nft command denying $KILN_RUN_EGRESS_DENY (its default when unset):
- * 0 and *ret (NULL when nothing is denied); KILN_E_INVALID naming the
- * variable for anything but IPv4 CIDRs. The caller frees *ret.
+ * The ranges of $KILN_RUN_EGRESS_DENY (its default when unset; none for
+ * "none" or ""): 0 and *ret; KILN_E_INVALID naming the variable for
+ * anything but IPv4 CIDRs, or more than KILN_SANDBOX_EGRESS_MAX of them.
  */
-int kiln_sandbox_egress_rules(char **ret, struct kiln_error **err);
+int kiln_sandbox_egress_get(struct kiln_sandbox_egress *ret, struct kiln_error **err);
 
 /*
- * Installs the rules in the network namespace at `netns_path`
- * (/proc/PID/fd/N): an nftables output chain rejecting those destinations
- * (ICMP admin-prohibited, so a connection fails at once), run as
- * `nsenter --net=PATH nft CMD`. The step holds no CAP_NET_ADMIN, so it
- * cannot remove them. KILN_E_NOTFOUND naming the package when nft or
- * nsenter is missing, KILN_E_UPSTREAM with nft's message when it fails.
+ * Adds an "unreachable" route for each range to the network namespace of
+ * the calling thread (rtnetlink, as `ip route add unreachable CIDR`): a
+ * connection there fails at once with EHOSTUNREACH ("No route to host"),
+ * and the more specific route wins over the default one slirp4netns adds.
+ * The step holds no CAP_NET_ADMIN, so it cannot take them out. -errno.
  */
-int kiln_sandbox_egress_deny(const char *netns_path, struct kiln_error **err);
+int kiln_sandbox_egress_routes(const struct kiln_sandbox_egress *e);

@@ -30,33 +30,52 @@ extern char **environ;
 
 #define SLIRP "slirp4netns"
 
-/* A thread's own network namespace is switched; the fd outlives the thread. */
+struct new_ns {
+    const struct kiln_sandbox_egress *deny;
+    int fd;     /* the namespace, or -errno */
+    int routes; /* 0, or -errno of the denied ranges' routes */
+};
+
+/* A thread's own network namespace is switched, and the denied ranges routed nowhere; the fd
+ * outlives the thread. */
 static void *unshare_thread(void *arg)
 {
-    int *ret = arg;
+    struct new_ns *n = arg;
     if (unshare(CLONE_NEWNET) < 0) {
-        *ret = -errno;
+        n->fd = -errno;
         return NULL;
     }
-    *ret = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (*ret < 0)
-        *ret = -errno;
+    n->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (n->fd < 0)
+        n->fd = -errno;
+    else
+        n->routes = kiln_sandbox_egress_routes(n->deny);
     return NULL;
 }
 
-/* A new network namespace as an fd, made in a short-lived thread so the caller stays where it is.
- */
+/* A new network namespace as an fd, made in a short-lived thread so the caller stays where it is,
+ * with no way to the ranges $KILN_RUN_EGRESS_DENY names. */
 static int new_netns(struct kiln_error **err)
 {
-    int fd = -EINVAL;
+    struct kiln_sandbox_egress deny;
+    int r = kiln_sandbox_egress_get(&deny, err);
+    if (r < 0)
+        return r;
+    struct new_ns n = {.deny = &deny, .fd = -EINVAL};
     pthread_t t;
-    int r = pthread_create(&t, NULL, unshare_thread, &fd);
+    r = pthread_create(&t, NULL, unshare_thread, &n);
     if (r != 0)
         return kiln_error_set_errno(err, -r, "start a thread to create a network namespace");
     pthread_join(t, NULL);
-    if (fd < 0)
-        return kiln_error_set_errno(err, fd, "create a network namespace for RUN (needs root)");
-    return fd;
+    if (n.fd < 0)
+        return kiln_error_set_errno(err, n.fd, "create a network namespace for RUN (needs root)");
+    if (n.routes < 0) {
+        close(n.fd);
+        return kiln_error_set_errno(err, n.routes,
+                                    "route the ranges of %s nowhere in the step's network",
+                                    KILN_SANDBOX_EGRESS_ENV);
+    }
+    return n.fd;
 }
 
 /*
@@ -196,8 +215,6 @@ int kiln_sandbox_netns_open(struct kiln_sandbox_netns *ret, int cancel_fd, struc
         return ns.fd;
     snprintf(ns.path, sizeof(ns.path), "/proc/%d/fd/%d", (int)getpid(), ns.fd);
     int r = start_slirp(&ns, cancel_fd, err);
-    if (r >= 0) /* before the step starts: slirp4netns itself sends nothing */
-        r = kiln_sandbox_egress_deny(ns.path, err);
     if (r < 0) {
         kiln_sandbox_netns_close(&ns);
         return r;

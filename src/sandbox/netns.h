@@ -36,9 +36,9 @@ struct kiln_sandbox_netns {
 
 /*
  * Makes a new network namespace (lo and tap0 up, 10.0.2.100/24, default
- * route via 10.0.2.2, DNS at 10.0.2.3), denies it $KILN_RUN_EGRESS_DENY
- * (netns-egress.h), and starts slirp4netns on it with the host's loopback
- * disabled; returns once the interface is up. No mount is
+ * route via 10.0.2.2, DNS at 10.0.2.3, no route to the ranges of
+ * $KILN_RUN_EGRESS_DENY: netns-egress.h) and starts slirp4netns on it with
+ * the host's loopback disabled; returns once the interface is up. No mount is
  * made: the namespace lives while ns->fd is open. cancel_fd (-1: none)
  * readable stops the wait. The caller closes it with
  * kiln_sandbox_netns_close(). Errors: KILN_E_NOTFOUND (slirp4netns missing:

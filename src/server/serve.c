@@ -190,8 +190,8 @@ static int userns(struct kiln_error **err)
 /* KILN_RUN_EGRESS_DENY, which the workers inherit: a malformed one would fail every RUN. */
 static int egress(struct kiln_error **err)
 {
-    _cleanup_free_ char *rules = NULL;
-    return kiln_sandbox_egress_rules(&rules, err);
+    struct kiln_sandbox_egress deny;
+    return kiln_sandbox_egress_get(&deny, err);
 }
 
 /* Builds a kilnd stopped without finishing are failed, and their logs say so. */

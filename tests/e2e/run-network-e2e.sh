@@ -100,7 +100,7 @@ KILN_RUN_EGRESS_DENY=$addr/32 build -f "$ctx/Dockerfile.deny" "$ctx"
 check "KILN_RUN_EGRESS_DENY=$addr/32 keeps the step from the host's address, and the server sees nothing" \
   bash -c "grep -q 'DENIED: .*No route to host' '$tmp/out' && cmp -s '$tmp/www-$addr.log' '$tmp/www-$addr.log.before'"
 KILN_RUN_EGRESS_DENY=10.0.0.0/33 build -f "$ctx/Dockerfile.deny" "$ctx"
-check "a malformed KILN_RUN_EGRESS_DENY fails the build, naming it" grep -q "KILN_RUN_EGRESS_DENY='10.0.0.0/33' is not a list of IPv4 ranges" "$tmp/out"
+check "a malformed KILN_RUN_EGRESS_DENY fails the build, naming it" grep -q "KILN_RUN_EGRESS_DENY='10.0.0.0/33' is not a list of up to 64 IPv4 ranges" "$tmp/out"
 
 cat >"$ctx/Dockerfile.none" <<EOF
 FROM $base

@@ -428,26 +428,32 @@ static void test_netns__resolv_for_the_default_network(void **state)
 }
 
 /* KILN_RUN_EGRESS_DENY: read as IPv4 CIDRs, none, or the default (the metadata ranges). */
-static void test_netns__egress_rules(void **state)
+static void test_netns__egress_ranges(void **state)
 {
     (void)state;
-    char *rules = NULL;
+    struct kiln_sandbox_egress d;
     struct kiln_error *e = NULL;
     unsetenv(KILN_SANDBOX_EGRESS_ENV);
-    assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), 0);
-    assert_non_null(strstr(rules, "169.254.0.0/16, 100.100.100.200/32"));
-    assert_non_null(strstr(rules, "reject"));
-    free(rules);
+    assert_int_equal(kiln_sandbox_egress_get(&d, &e), 0);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.v[0].addr, inet_addr("169.254.0.0"));
+    assert_int_equal(d.v[0].bits, 16);
+    assert_int_equal(d.v[1].addr, inet_addr("100.100.100.200"));
+    assert_int_equal(d.v[1].bits, 32);
+    setenv(KILN_SANDBOX_EGRESS_ENV, "10.1.2.3/8", 1); /* host bits cleared */
+    assert_int_equal(kiln_sandbox_egress_get(&d, &e), 0);
+    assert_int_equal(d.v[0].addr, inet_addr("10.0.0.0"));
     static const char *const none[] = {"none", ""};
     for (size_t i = 0; i < 2; i++) {
         setenv(KILN_SANDBOX_EGRESS_ENV, none[i], 1);
-        assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), 0);
-        assert_null(rules);
+        assert_int_equal(kiln_sandbox_egress_get(&d, &e), 0);
+        assert_int_equal(d.n, 0);
     }
-    static const char *const bad[] = {"bogus", "10.0.0.1", "10.0.0.0/33", "fd00::/8", "1.2.3.4/8,"};
+    static const char *const bad[] = {"bogus",    "10.0.0.1",   "10.0.0.0/33",
+                                      "fd00::/8", "1.2.3.4/8,", ",1.2.3.4/8"};
     for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
         setenv(KILN_SANDBOX_EGRESS_ENV, bad[i], 1);
-        assert_int_equal(kiln_sandbox_egress_rules(&rules, &e), KILN_E_INVALID);
+        assert_int_equal(kiln_sandbox_egress_get(&d, &e), KILN_E_INVALID);
         if (!strstr(e->message, KILN_SANDBOX_EGRESS_ENV) || !strstr(e->message, "CIDR"))
             fail_msg("'%s': %s", bad[i], e->message);
         kiln_error_free(e);
@@ -525,7 +531,7 @@ int main(void)
             cmocka_unit_test(test_netns__slirp_failing_is_reported_with_its_message),
             cmocka_unit_test(test_netns__spec_joins_the_namespace),
             cmocka_unit_test(test_netns__resolv_for_the_default_network),
-            cmocka_unit_test(test_netns__egress_rules),
+            cmocka_unit_test(test_netns__egress_ranges),
             cmocka_unit_test(test_netns__denied_range_is_unreachable),
             cmocka_unit_test(test_netns__spare_is_made_ahead_and_never_reused),
     };
