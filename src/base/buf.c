@@ -121,3 +121,19 @@ int kiln_buf_read_file(struct kiln_buf *b, const char *path)
     close(fd);
     return r;
 }
+
+void kiln_last_line(int fd, char *out, size_t size)
+{
+    out[0] = '\0';
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)size - 1 ? end - ((off_t)size - 1) : 0;
+    ssize_t n = end > 0 ? pread(fd, out, (size_t)(end - from), from) : 0;
+    if (n <= 0)
+        return;
+    out[n] = '\0';
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
+    char *last = strrchr(out, '\n');
+    if (last)
+        memmove(out, last + 1, strlen(last + 1) + 1);
+}

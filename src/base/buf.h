@@ -47,6 +47,13 @@ int kiln_buf_read_fd(struct kiln_buf *b, int fd);
 /* Appends the file at path. -errno (-ENOENT when missing), or KILN_E_LIMIT past the cap. */
 int kiln_buf_read_file(struct kiln_buf *b, const char *path);
 
+/*
+ * The last line of what the file at fd holds (a helper's log), for an error
+ * message: read from its last size - 1 bytes, line ends and a trailing
+ * newline dropped; "" when it is empty or cannot be read.
+ */
+void kiln_last_line(int fd, char *out, size_t size);
+
 static inline int kiln_buf_addch(struct kiln_buf *b, char c)
 {
     if (b->len + 1 >= b->alloc) {

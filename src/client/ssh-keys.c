@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/cleanup.h"
 
 #include "base/banned.h"
@@ -87,21 +88,6 @@ static char **add_env(char *auth)
     return env;
 }
 
-/* What ssh-add wrote, its last line, for an error message. */
-static void said(int fd, char out[static ADD_SAYS_MAX])
-{
-    out[0] = '\0';
-    ssize_t n = pread(fd, out, ADD_SAYS_MAX - 1, 0);
-    if (n <= 0)
-        return;
-    out[n] = '\0';
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        out[--n] = '\0';
-    char *last = strrchr(out, '\n');
-    if (last)
-        memmove(out, last + 1, strlen(last + 1) + 1);
-}
-
 static int load_key(struct kiln_ssh_keys *k, struct kiln_build_ssh *s, struct kiln_error **err)
 {
     char *sock = kiln_xasprintf("%s/agent-%zu.sock", k->dir, k->n);
@@ -132,7 +118,7 @@ static int load_key(struct kiln_ssh_keys *k, struct kiln_build_ssh *s, struct ki
         r = wait_for(pid);
     if (r != 0) {
         char msg[ADD_SAYS_MAX];
-        said(errfd, msg);
+        kiln_last_line(errfd, msg, sizeof(msg)); /* what ssh-add wrote */
         free(sock);
         return r == -ENOENT
                        ? kiln_error_set(err, KILN_E_NOTFOUND,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "helper-spawn.h"
 #include "netns-egress.h"
 
@@ -101,23 +102,6 @@ static int spawn_slirp(const char *path, int exit_r, int ready_w, int logfd, pid
                               KILN_SANDBOX_VIEW_HOST, ret_pid);
 }
 
-/* What slirp4netns wrote, its last line, for an error message. */
-static void slirp_said(int logfd, char out[static KILN_SANDBOX_NETNS_LOG_MAX])
-{
-    out[0] = '\0';
-    off_t end = lseek(logfd, 0, SEEK_END);
-    off_t from = end > KILN_SANDBOX_NETNS_LOG_MAX - 1 ? end - (KILN_SANDBOX_NETNS_LOG_MAX - 1) : 0;
-    ssize_t n = end > 0 ? pread(logfd, out, (size_t)(end - from), from) : 0;
-    if (n <= 0)
-        return;
-    out[n] = '\0';
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        out[--n] = '\0';
-    char *last = strrchr(out, '\n');
-    if (last)
-        memmove(out, last + 1, strlen(last + 1) + 1);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec t;
@@ -148,7 +132,7 @@ static int wait_ready(int ready_r, int cancel_fd, int logfd, struct kiln_error *
             if (got == 1)
                 return 0;
             char said[KILN_SANDBOX_NETNS_LOG_MAX];
-            slirp_said(logfd, said);
+            kiln_last_line(logfd, said, sizeof(said)); /* what slirp4netns wrote */
             return kiln_error_set(err, KILN_E_UPSTREAM,
                                   SLIRP " could not set up the step's network: %s; build with "
                                         "RUN --network=none if the step needs no network",

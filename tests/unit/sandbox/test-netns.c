@@ -179,6 +179,15 @@ static void *probe_thread(void *arg)
 }
 
 /* Whether a connection from the namespace to addr:port gets through to the listener lfd. */
+/* The host's non-loopback address, or the case is skipped. */
+static void need_host_address(char addr[INET_ADDRSTRLEN])
+{
+    if (!host_address(addr)) {
+        print_message("the host has no non-loopback IPv4 address\n");
+        skip();
+    }
+}
+
 static bool reaches(int nsfd, int lfd, const char *addr, uint16_t port)
 {
     struct probe p = {nsfd, addr, port, -1};
@@ -202,10 +211,7 @@ static void test_netns__reaches_hosts_but_not_host_loopback(void **state)
     (void)state;
     need_root_and_slirp();
     char addr[INET_ADDRSTRLEN];
-    if (!host_address(addr)) {
-        print_message("the host has no non-loopback IPv4 address\n");
-        skip();
-    }
+    need_host_address(addr);
     uint16_t lo_port, ext_port;
     int lo = listen_on("127.0.0.1", &lo_port);
     int ext = listen_on(addr, &ext_port);
@@ -468,10 +474,7 @@ static void test_netns__denied_range_is_unreachable(void **state)
     (void)state;
     need_root_and_slirp();
     char addr[INET_ADDRSTRLEN];
-    if (!host_address(addr)) {
-        print_message("the host has no non-loopback IPv4 address\n");
-        skip();
-    }
+    need_host_address(addr);
     uint16_t port;
     int ext = listen_on(addr, &port);
     _cleanup_free_ char *deny = kiln_xasprintf("%s/32", addr);
