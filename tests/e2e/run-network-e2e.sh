@@ -17,14 +17,7 @@ for t in slirp4netns runc python3 curl pgrep; do command -v $t >/dev/null || ski
 addr=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$')
 [[ -n $addr ]] || skip_all "the host has no non-loopback IPv4 address"
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+tmp_with_cleanup
 export KILN_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config DOCKER_HOST=unix://$tmp/no-docker.sock
 unset KILN_BUILDER BUILDX_BUILDER
 base=$reg/fixture/base:1

@@ -16,14 +16,7 @@ reg=${KILN_TEST_REGISTRY:?run me through run-registry.sh}
 [[ $(id -u) -eq 0 ]] || skip_all "builds mount overlay filesystems: run as root"
 for t in runc curl pgrep; do command -v $t >/dev/null || skip_all "$t is not installed"; done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+tmp_with_cleanup
 export KILN_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config DOCKER_HOST=unix://$tmp/no-docker.sock
 unset KILN_BUILDER BUILDX_BUILDER KILN_OCI_RUNTIME KILN_RUN_USERNS
 host_id=$((300000 + RANDOM))

@@ -4,6 +4,7 @@
 #   skip REASON           one test point skipped
 #   check DESC CMD...     ok when CMD succeeds (its output goes to $tmp/check.log)
 #   tap_end               the plan line; the script's exit status says whether all passed
+#   tmp_with_cleanup      $tmp a new directory; at exit the pids in $pids are killed, $tmp removed
 # $tmp must be set before the first test point.
 n=0
 failed=0
@@ -24,4 +25,10 @@ check() {
 tap_end() {
   echo "1..$n"
   exit $((failed > 0))
+}
+
+tmp_with_cleanup() {
+  tmp=$(mktemp -d)
+  pids=()
+  trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 }
