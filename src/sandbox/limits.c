@@ -35,6 +35,27 @@ static int pids_from_env(int64_t *ret, struct kiln_error **err)
     return 0;
 }
 
+/* KILN_RUN_CPUS: CPUs as a decimal ("1.5"), in thousandths; unset, empty or 0: none (-1). */
+static int cpus_from_env(int64_t *ret, struct kiln_error **err)
+{
+    const char *v = getenv(KILN_SANDBOX_CPUS_ENV);
+    *ret = -1;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    double cpus = strtod(v, &end);
+    if (errno || *end || end == v || !(cpus >= 0) || cpus > KILN_SANDBOX_CPUS_MAX ||
+        (cpus > 0 && cpus < 0.01))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "%s='%s' is not a number of CPUs; give one such as 2 or 0.5 (at "
+                              "least 0.01), or 0 for no limit",
+                              KILN_SANDBOX_CPUS_ENV, v);
+    if (cpus > 0)
+        *ret = (int64_t)(cpus * 1000 + 0.5);
+    return 0;
+}
+
 static uint64_t percent(uint64_t total, uint64_t pct)
 {
     return total / 100 * pct + total % 100 * pct / 100;
@@ -111,6 +132,8 @@ int kiln_sandbox_limits_resolve(const struct kiln_sandbox_opts *o, struct kiln_s
     int r = 0;
     if (!o->pids_max)
         r = pids_from_env(&ret->pids_max, err);
+    if (r >= 0 && !o->cpu_millis)
+        r = cpus_from_env(&ret->cpu_millis, err);
     if (r >= 0 && !o->memory_max)
         r = amount_from_env(&memory,
                             (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE),

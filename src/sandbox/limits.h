@@ -25,10 +25,16 @@
 #define KILN_SANDBOX_RESERVE_ENV "KILN_RUN_DISK_RESERVE"
 #define KILN_SANDBOX_INODES_ENV  "KILN_RUN_INODE_RESERVE"
 #define KILN_SANDBOX_MEMORY_ENV  "KILN_RUN_MEMORY_MAX"
+#define KILN_SANDBOX_CPUS_ENV    "KILN_RUN_CPUS"
+/* The most CPUs KILN_RUN_CPUS may name. */
+#define KILN_SANDBOX_CPUS_MAX 1024
+/* The CFS period a CPU limit is a quota of (Docker's --cpus uses the same 100 ms). */
+#define KILN_SANDBOX_CPU_PERIOD_US 100000
 
 /*
- * Copies o into ret with pids_max, memory_max, disk_reserve and
- * inode_reserve resolved:
+ * Copies o into ret with pids_max, cpu_millis, memory_max, disk_reserve
+ * and inode_reserve resolved (KILN_RUN_CPUS: CPUs such as 1.5, 0 for
+ * none; none by default):
  * the option when set, else the environment (KILN_RUN_PIDS_MAX: a count, 0
  * for none; KILN_RUN_DISK_RESERVE: a size such as 2GiB or a percentage such
  * as 10% of the filesystem holding o->rootfs, 0 for none;

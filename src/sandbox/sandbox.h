@@ -58,7 +58,9 @@ struct kiln_sandbox_opts {
                               max(1 GiB, 5%); -1: none */
     int64_t inode_reserve; /* inodes kept free there; 0: KILN_RUN_INODE_RESERVE or 5%; -1: none */
     int64_t memory_max;    /* bytes of memory; 0: KILN_RUN_MEMORY_MAX or none; -1: none. Past any
-                              limit: KILN_E_LIMIT */
+                              limit but CPU: KILN_E_LIMIT */
+    int64_t cpu_millis;    /* thousandths of a CPU the step may use; 0: KILN_RUN_CPUS or none; -1:
+                              none. Past it the kernel makes the step wait */
     /* a user namespace for the step (userns.h), NULL: none. rootfs must then be mounted
        through it (kiln_mount_state_mapped); other bind sources are idmapped here */
     const struct kiln_sandbox_userns *userns;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "limits.h"
 #include "seccomp-bpf.h"
 #include "seccomp.h"
 
@@ -160,7 +161,13 @@ json_t *kiln_sandbox_spec(const struct kiln_sandbox_opts *o, const char *hosts, 
     }
     if (o->cgroups_path)
         json_object_set_new(lx, "cgroupsPath", json_string(o->cgroups_path));
-    if (o->memory_max > 0) /* the kernel kills a process at it; the guard stops the step */
+    if (o->cpu_millis > 0) /* Docker's --cpus: a quota of each 100 ms period */
+        json_object_set_new(
+                json_object_get(lx, "resources"), "cpu",
+                json_pack("{s:I, s:I}", "quota",
+                          (json_int_t)(o->cpu_millis * KILN_SANDBOX_CPU_PERIOD_US / 1000), "period",
+                          (json_int_t)KILN_SANDBOX_CPU_PERIOD_US));
+    if (o->memory_max > 0) /* the kernel kills past it; the guard notes it for the error */
         json_object_set_new(json_object_get(lx, "resources"), "memory",
                             json_pack("{s:I}", "limit", (json_int_t)o->memory_max));
     if (o->pids_max > 0) /* the step's cgroup: a fork past it fails (limits.h) */

@@ -63,7 +63,7 @@ static void usage(FILE *f)
             "KILN_RUN_SECCOMP (unconfined: RUN steps without the seccomp filter),\n"
             "KILN_RUN_EGRESS_DENY (IPv4 ranges RUN's default network never reaches, default\n"
             "169.254.0.0/16,100.100.100.200/32: cloud instance metadata; none: no rule),\n"
-            "KILN_RUN_PIDS_MAX, KILN_RUN_MEMORY_MAX, KILN_RUN_DISK_RESERVE,\n"
+            "KILN_RUN_PIDS_MAX, KILN_RUN_MEMORY_MAX, KILN_RUN_CPUS, KILN_RUN_DISK_RESERVE,\n"
             "KILN_RUN_INODE_RESERVE (RUN's limits),\n"
             "KILN_RUN_USERNS (HOSTID[:SIZE]: RUN steps in a user namespace, their root the\n"
             "host's user HOSTID), KILND_UPLOAD_IDLE (how long a build may wait for its\n"

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "expect.h"
 #include "sandbox-test.h"
 #include "sandbox/guard.h"
@@ -44,7 +45,7 @@
 #define BUSYBOX  "/bin/busybox"
 #define BOMB_MAX 64
 
-static const char *const applets[] = {"sh", "dd", "sleep", "ls", "cat"};
+static const char *const applets[] = {"sh", "dd", "sleep", "ls", "cat", "cut"};
 
 /* A directory with a 64 MiB tmpfs at dir/fs (the rootfs) and state directories beside it. */
 struct fixture {
@@ -193,6 +194,23 @@ static void test_limits__defaults_and_env(void **state)
     expect_fail(kiln_sandbox_limits_resolve(&o, &got, &e), &e, KILN_E_INVALID,
                 KILN_SANDBOX_MEMORY_ENV "='lots'");
     unsetenv(KILN_SANDBOX_MEMORY_ENV);
+
+    /* CPUs: none by default, a decimal count, 0 for none */
+    unsetenv(KILN_SANDBOX_CPUS_ENV);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.cpu_millis, -1);
+    setenv(KILN_SANDBOX_CPUS_ENV, "1.5", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.cpu_millis, 1500);
+    setenv(KILN_SANDBOX_CPUS_ENV, "0", 1);
+    expect_ok(kiln_sandbox_limits_resolve(&o, &got, &e), &e);
+    assert_int_equal(got.cpu_millis, -1);
+    for (size_t i = 0; i < 4; i++) {
+        setenv(KILN_SANDBOX_CPUS_ENV, (const char *[]){"two", "-1", "0.001", "5000"}[i], 1);
+        expect_fail(kiln_sandbox_limits_resolve(&o, &got, &e), &e, KILN_E_INVALID,
+                    KILN_SANDBOX_CPUS_ENV "=");
+    }
+    unsetenv(KILN_SANDBOX_CPUS_ENV);
 }
 
 static void test_limits__spec_pids(void **state)
@@ -238,6 +256,13 @@ static void test_limits__guard_disk(void **state)
 }
 
 /* Options for a run in the tmpfs rootfs, which gets busybox and its applets on the first call. */
+/* A step's stdout into a kiln_buf (userdata). */
+static void collect(void *userdata, int stream, const char *data, size_t len)
+{
+    if (stream == 1)
+        assert_int_equal(kiln_buf_add(userdata, data, len), 0);
+}
+
 static struct kiln_sandbox_opts run_opts(struct fixture *f, const char *const *argv)
 {
     _cleanup_free_ char *bin = kiln_xasprintf("%s/bin", f->fs);
@@ -398,6 +423,31 @@ static void test_limits__memory(void **state)
     free((char *)o.state_dir);
 }
 
+/* KILN_RUN_CPUS=0.5: the step's cgroup holds a quota of half of each 100 ms period. */
+static void test_limits__cpus(void **state)
+{
+    struct fixture *f = *state;
+    if (!can_run(f, NULL))
+        LEAVE_OUT("a runtime, busybox-static or root is missing");
+    const char *argv[] = {"/bin/sh", "-c",
+                          "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || "
+                          "cut -d' ' -f1 /sys/fs/cgroup/cpu.max",
+                          NULL};
+    struct kiln_sandbox_opts o = run_opts(f, argv);
+    o.cpu_millis = 500;
+    struct kiln_buf out = KILN_BUF_INIT(4096);
+    o.output = collect;
+    o.output_userdata = &out;
+    struct kiln_error *e = NULL;
+    int code = -1;
+    expect_ok(kiln_sandbox_run(&o, &code, &e), &e);
+    assert_int_equal(code, 0);
+    if (strncmp(out.buf ? out.buf : "", "50000\n", 6) != 0)
+        fail_msg("the step's CPU quota is '%s', expected 50000", out.buf ? out.buf : "");
+    kiln_buf_release(&out);
+    free((char *)o.state_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +459,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_limits__disk_fill, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__inode_fill, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limits__memory, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_limits__cpus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
