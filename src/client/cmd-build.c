@@ -88,8 +88,8 @@ void kiln_cmd_build_help(void)
            "KILN_OCI_RUNTIME (as --oci-runtime); for the local builder, RUN's sandbox:\n"
            "KILN_RUN_USERNS (HOSTID[:SIZE]: steps in a user namespace, their root the host's\n"
            "user HOSTID), KILN_RUN_MEMORY_MAX, KILN_RUN_CPUS, KILN_RUN_PIDS_MAX,\n"
-           "KILN_RUN_DISK_RESERVE,\n"
-           "KILN_RUN_INODE_RESERVE (limits), KILN_RUN_SECCOMP, KILN_RUN_EGRESS_DENY.\n"
+           "KILN_RUN_DISK_RESERVE, KILN_RUN_INODE_RESERVE (limits), KILN_RUN_SECCOMP,\n"
+           "KILN_RUN_EGRESS_DENY.\n"
            "\n"
            "Exit status: 0 built, 1 the build failed, 2 the command line is wrong.\n");
 }
