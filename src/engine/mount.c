@@ -115,6 +115,35 @@ static int overlay_as_mapped_root(void *arg)
     return do_mount("overlay", c->point, "overlay", c->flags, c->opts, c->err);
 }
 
+/* Unmounts a mapped mount's idmapped layers; the mount itself stays. */
+static void release_layers(struct kiln_mount *m)
+{
+    if (!m->layers)
+        return;
+    DIR *d = opendir(m->layers);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        _cleanup_free_ char *at = kiln_xasprintf("%s/%s", m->layers, e->d_name);
+        umount2(at, MNT_DETACH);
+        rmdir(at);
+    }
+    if (d)
+        closedir(d);
+    rmdir(m->layers);
+    free(m->layers);
+    m->layers = NULL;
+}
+
+/* Mounts `src` idmapped through map at a new directory `at`. */
+static int idmap_at(const struct kiln_sandbox_userns *map, const char *src, const char *at,
+                    struct kiln_error **err)
+{
+    if (mkdir(at, 0700) < 0)
+        return kiln_error_set_errno(err, -errno, "cannot create '%s'", at);
+    return kiln_sandbox_idmap_mount(map, src, at, err);
+}
+
 /*
  * With `map`, each directory the mount reads is mounted idmapped first, at
  * POINT.layers/N (the upper's snapshot directory, holding fs/ and work/,
@@ -132,8 +161,7 @@ static int map_layers(const struct kiln_sandbox_userns *map, const char *point,
         return kiln_error_set_errno(err, -errno, "cannot create '%s'", ret->layers);
     for (size_t i = 0; i < dirs->n; i++) {
         char *at = kiln_xasprintf("%s/%zu", ret->layers, i);
-        int r = mkdir(at, 0700) < 0 ? kiln_error_set_errno(err, -errno, "cannot create '%s'", at)
-                                    : kiln_sandbox_idmap_mount(map, dirs->v[i], at, err);
+        int r = idmap_at(map, dirs->v[i], at, err);
         if (r < 0) {
             free(at);
             return r;
@@ -145,8 +173,7 @@ static int map_layers(const struct kiln_sandbox_userns *map, const char *point,
         return 0;
     _cleanup_free_ char *snapshot = kiln_xstrndup(*upper_fs, strlen(*upper_fs) - 3); /* "/fs" */
     _cleanup_free_ char *at = kiln_xasprintf("%s/u", ret->layers);
-    int r = mkdir(at, 0700) < 0 ? kiln_error_set_errno(err, -errno, "cannot create '%s'", at)
-                                : kiln_sandbox_idmap_mount(map, snapshot, at, err);
+    int r = idmap_at(map, snapshot, at, err);
     if (r < 0)
         return r;
     free(*upper_fs);
@@ -195,7 +222,7 @@ int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *u
         if (r == 0 && !upper)
             r = do_mount(NULL, point, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL, err);
     } else if ((r = map_layers(map, point, &lowers, &upper_fs, ret, err)) < 0) {
-        kiln_mount_release_layers(ret);
+        release_layers(ret);
     } else {
         struct kiln_buf opts = KILN_BUF_INIT(MOUNT_OPTIONS_MAX);
         int b = kiln_buf_adds(&opts, "lowerdir=");
@@ -220,7 +247,7 @@ int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *u
                                      point);
         kiln_buf_release(&opts);
         if (r < 0)
-            kiln_mount_release_layers(ret);
+            release_layers(ret);
     }
     if (r < 0) {
         rmdir(point);
@@ -231,32 +258,13 @@ int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *u
     return 0;
 }
 
-void kiln_mount_release_layers(struct kiln_mount *m)
-{
-    if (!m->layers)
-        return;
-    DIR *d = opendir(m->layers);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        _cleanup_free_ char *at = kiln_xasprintf("%s/%s", m->layers, e->d_name);
-        umount2(at, MNT_DETACH);
-        rmdir(at);
-    }
-    if (d)
-        closedir(d);
-    rmdir(m->layers);
-    free(m->layers);
-    m->layers = NULL;
-}
-
 void kiln_mount_release(struct kiln_mount *m)
 {
     if (!m->path)
         return;
     if (!m->scratch)
         umount2(m->path, MNT_DETACH);
-    kiln_mount_release_layers(m);
+    release_layers(m);
     rmdir(m->path);
     free(m->path);
     free(m->scratch);

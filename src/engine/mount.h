@@ -61,6 +61,3 @@ int kiln_mount_state_mapped(struct kiln_store *s, const char *top, const char *u
 
 /* Unmounts and removes the mount point. Safe on a released or zeroed mount. */
 void kiln_mount_release(struct kiln_mount *m);
-
-/* Unmounts a mapped mount's idmapped layers; the mount itself stays. */
-void kiln_mount_release_layers(struct kiln_mount *m);
